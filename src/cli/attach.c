@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "cli.h"
+
+int verb_attach_device(int argc, char **argv) {
+        log_error("%s: not implemented yet", argv[0]);
+        return EXIT_FAIL;
+}
+
+int verb_detach_device(int argc, char **argv) {
+        log_error("%s: not implemented yet", argv[0]);
+        return EXIT_FAIL;
+}
+

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* hostdev: the command-line tool. One file per verb; this file is the dispatch table. */
+#include <stdarg.h>
+
+#include "cli.h"
+#include "config.h"
+
+static const struct verb verbs[] = {
+        { "list", verb_list, "[--cap CAP[,CAP]] [--tree] [--json]",
+          "list host devices and their current owner",
+          "  --cap CAP[,CAP]  only devices with these libvirt nodedev capabilities\n"
+          "                   (usb_device, usb, pci, net, scsi_host, scsi, storage, scsi_generic, mdev)\n"
+          "  --tree           show the parent/child tree from 'computer'\n"
+          "  --json           machine-readable output\n",
+          "hostdev list --cap usb_device" },
+        { "dumpxml", verb_dumpxml, "NAME",
+          "print a device's libvirt node-device XML (plus <serial>/<port> for USB)", NULL,
+          "hostdev dumpxml usb_1_4_1" },
+        { "validate", verb_validate, "FILE",
+          "parse and check FILE; print it normalised to libvirt's form", NULL,
+          "hostdev validate dongle.xml" },
+        { "resolve", verb_resolve, "FILE [--json]",
+          "show which host device each <hostdev> selects and who holds it",
+          "  --json           machine-readable output\n",
+          "hostdev resolve vm-a.xml" },
+        { "qemu-args", verb_qemu_args, "FILE [--name DOMAIN]",
+          "print QEMU arguments for the devices, one per line",
+          "  --name DOMAIN    domain name (default: the file's <name>)\n",
+          "hostdev qemu-args vm-a.xml" },
+        { "attach-device", verb_attach_device, "DOMAIN FILE --qmp SOCKET [--connect URI] [--netns NS] [--root DIR]",
+          "claim, prepare and hotplug devices into a running VM",
+          "  --qmp SOCKET     the VM's QMP socket\n"
+          "  --connect URI    the domain is a libvirt domain on this connection\n"
+          "  --config         with --connect: also change the persistent definition\n"
+          "  --netns PATH|PID container network namespace (capabilities net)\n"
+          "  --root DIR       container root (capabilities storage/misc)\n",
+          "hostdev attach-device vm-a dongle.xml --qmp /run/vm-a.qmp" },
+        { "detach-device", verb_detach_device, "DOMAIN FILE [--qmp SOCKET] [--connect URI]",
+          "unplug devices from a VM, give them back and release their claims",
+          "  --qmp SOCKET     the VM's QMP socket (default: the one recorded at attach)\n"
+          "  --connect URI    the domain is a libvirt domain on this connection\n",
+          "hostdev detach-device vm-a dongle.xml" },
+        { "run", verb_run, "[--name DOMAIN] FILE -- QEMU-COMMAND...",
+          "claim devices, run QEMU with them, re-attach replugged dongles, release at exit",
+          "  --name DOMAIN    domain name (default: the file's <name>)\n",
+          "hostdev run --name vm-a vm-a.xml -- qemu-system-x86_64 -m 1G disk.img" },
+        { "nodedev-detach", verb_nodedev_detach, "NAME [--driver vfio-pci] [--force]",
+          "bind a PCI device to vfio-pci (or another stub driver)",
+          "  --driver DRIVER  stub driver (default vfio-pci)\n"
+          "  --force          detach even if the host appears to use the device\n",
+          "hostdev nodedev-detach pci_0000_00_03_0" },
+        { "nodedev-reattach", verb_nodedev_reattach, "NAME",
+          "give a PCI device back to its original host driver", NULL,
+          "hostdev nodedev-reattach pci_0000_00_03_0" },
+        { "nodedev-reset", verb_nodedev_reset, "NAME",
+          "reset a PCI device with the method the kernel offers", NULL,
+          "hostdev nodedev-reset pci_0000_00_03_0" },
+        { "status", verb_status, "[--json] [--connect URI]",
+          "show every claim: device, identity, domain, since, state",
+          "  --json           machine-readable output\n",
+          "hostdev status" },
+        { "release", verb_release, "DOMAIN",
+          "drop a domain's claims and give its devices back", NULL,
+          "hostdev release vm-a" },
+        { "watch", verb_watch, "[--connect URI]",
+          "the daemon: re-attach replugged dongles, reconcile claims", NULL,
+          "hostdev watch" },
+        { "export", verb_export, "FILE",
+          "serve the selected USB devices over USB/IP (usbip-host + usbipd)", NULL,
+          "hostdev export dongles.xml" },
+        { "unexport", verb_unexport, "FILE",
+          "stop serving devices over USB/IP and give them back to their driver", NULL,
+          "hostdev unexport dongles.xml" },
+};
+
+const struct verb *verb_find(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verbs[i].name, name))
+                        return &verbs[i];
+        return NULL;
+}
+
+void verb_help(const struct verb *v, FILE *f) {
+        fprintf(f, "usage: hostdev %s %s\n\n%s\n", v->name, v->usage, v->summary);
+        if (v->help)
+                fprintf(f, "\noptions:\n%s", v->help);
+        if (v->example)
+                fprintf(f, "\nexample:\n  %s\n", v->example);
+}
+
+bool verb_wants_help(int argc, char **argv) {
+        for (int i = 1; i < argc; i++) {
+                if (streq(argv[i], "--"))
+                        return false;
+                if (streq(argv[i], "--help") || streq(argv[i], "-h"))
+                        return true;
+        }
+        return false;
+}
+
+static void vlog(const char *level, const char *fmt, va_list ap) {
+        char *s = NULL;
+        if (vasprintf(&s, fmt, ap) < 0)
+                return;
+        fprintf(stderr, "hostdev: %s%s\n", level, s);
+        free(s);
+}
+
+void log_error(const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vlog("error: ", fmt, ap);
+        va_end(ap);
+}
+
+void log_warning(const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vlog("warning: ", fmt, ap);
+        va_end(ap);
+}
+
+void log_info(const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vlog("", fmt, ap);
+        va_end(ap);
+}
+
+int report_error(int r, const char *msg, const char *what) {
+        if (msg)
+                log_error("%s", msg);
+        else if (r == -ENOMEM)
+                log_error("%s: out of memory", what);
+        else
+                log_error("%s: %s", what, strerror(r < 0 ? -r : r));
+        return r;
+}
+
+static void usage(FILE *f) {
+        fprintf(f, "usage: hostdev [--version] [--help] COMMAND [ARGS...]\n\n"
+                   "Pass host devices (USB, PCI, SCSI, network) through to QEMU/KVM guests,\n"
+                   "using libvirt's <hostdev> model.\n\ncommands:\n");
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                fprintf(f, "  %-17s %s\n", verbs[i].name, verbs[i].summary);
+        fprintf(f, "\nRun 'hostdev COMMAND --help' for a command's options and an example.\n"
+                   "See hostdev(1) and hostdev-xml(5).\n");
+}
+
+int main(int argc, char **argv) {
+        const struct verb *v;
+
+        if (argc < 2) {
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+        if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
+                if (argc > 2 && (v = verb_find(argv[2]))) {
+                        verb_help(v, stdout);
+                        return EXIT_OK;
+                }
+                usage(stdout);
+                return EXIT_OK;
+        }
+        if (streq(argv[1], "--version") || streq(argv[1], "-V")) {
+                printf("hostdev %s\n", HOSTDEV_VERSION);
+                return EXIT_OK;
+        }
+        v = verb_find(argv[1]);
+        if (!v) {
+                log_error("unknown command '%s'; run 'hostdev --help' for the list", argv[1]);
+                return EXIT_USAGE;
+        }
+        if (verb_wants_help(argc - 1, argv + 1)) {
+                verb_help(v, stdout);
+                return EXIT_OK;
+        }
+        optind = 0; /* reset getopt for the verb */
+        return v->func(argc - 1, argv + 1);
+}

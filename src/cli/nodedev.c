@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "cli.h"
+
+int verb_nodedev_detach(int argc, char **argv) {
+        log_error("%s: not implemented yet", argv[0]);
+        return EXIT_FAIL;
+}
+
+int verb_nodedev_reattach(int argc, char **argv) {
+        log_error("%s: not implemented yet", argv[0]);
+        return EXIT_FAIL;
+}
+
+int verb_nodedev_reset(int argc, char **argv) {
+        log_error("%s: not implemented yet", argv[0]);
+        return EXIT_FAIL;
+}
+

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The host device inventory: every device hostdev can name, read from sysfs under
+ * sysfs_root() (HOSTDEV_SYSFS_ROOT), with libvirt's node device names and a parent chain up
+ * to "computer". Implemented in inventory.c (walk + tree), usb.c, pci.c, net.c, scsi.c,
+ * mdev.c (per-subsystem readers). Fields may be added; existing ones keep their meaning. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hostdev-def.h"
+#include "util.h"
+
+enum nodedev_cap {
+        NODEDEV_CAP_SYSTEM,       /* "computer" */
+        NODEDEV_CAP_PCI,          /* pci */
+        NODEDEV_CAP_USB_DEVICE,   /* usb_device */
+        NODEDEV_CAP_USB_INTERFACE,/* usb */
+        NODEDEV_CAP_NET,          /* net */
+        NODEDEV_CAP_SCSI_HOST,    /* scsi_host */
+        NODEDEV_CAP_SCSI_TARGET,  /* scsi_target */
+        NODEDEV_CAP_SCSI,         /* scsi */
+        NODEDEV_CAP_STORAGE,      /* storage */
+        NODEDEV_CAP_SCSI_GENERIC, /* scsi_generic */
+        NODEDEV_CAP_MDEV,         /* mdev */
+        NODEDEV_CAP_DRM,          /* drm */
+        _NODEDEV_CAP_MAX,
+};
+
+const char *nodedev_cap_to_string(enum nodedev_cap c);
+int nodedev_cap_from_string(const char *s); /* -EINVAL if unknown */
+
+struct usb_device_info {
+        unsigned bus;      /* busnum */
+        unsigned devnum;   /* current device number (changes on replug) */
+        char *port;        /* port path "1.2" from sysfs name "3-1.2"; NULL for root hubs */
+        char *peer_port;   /* the same physical port's other-speed name, "N-1.2" sysfs form, or NULL */
+        uint16_t vendor_id, product_id;
+        char *vendor_name;  /* hwdb name, or NULL */
+        char *product_name; /* hwdb name, or NULL */
+        char *manufacturer; /* iManufacturer string, or NULL */
+        char *product_string; /* iProduct string, or NULL */
+        char *serial;       /* iSerial string, or NULL */
+        char *speed;        /* "480", "5000", ... as sysfs */
+        unsigned dev_class, dev_subclass, dev_protocol;
+        char *version;      /* bcdUSB as sysfs "2.00" */
+        bool is_hub;
+        char *hcd_driver;   /* driver of the host controller (e.g. "xhci_hcd", "vhci_hcd") */
+        bool usbip_exported; /* an interface is bound to usbip-host */
+};
+
+struct usb_interface_info {
+        unsigned number;
+        unsigned iface_class, iface_subclass, iface_protocol;
+};
+
+struct pci_device_info {
+        struct pci_addr addr;
+        uint16_t vendor_id, product_id;
+        uint16_t subsys_vendor_id, subsys_product_id;
+        uint32_t class; /* 24-bit class code */
+        char *vendor_name, *product_name; /* hwdb names, or NULL */
+        int iommu_group;  /* -1: none */
+        int numa_node;    /* -1: none */
+        bool is_bridge;   /* class 0x0604 / 0x0607 or has child bus */
+        char *physfn;     /* node name of the PF for a VF, or NULL */
+        char **virtfns;   /* node names of VFs of a PF (strv), or NULL */
+        int sriov_totalvfs; /* -1: not SR-IOV capable */
+        /* PCIe link, -1 / NULL when not PCIe */
+        int link_max_width, link_cur_width;
+        char *link_max_speed, *link_cur_speed; /* GT/s as libvirt prints: "2.5" */
+        bool has_reset;   /* sysfs 'reset' attribute exists */
+        char *reset_method;
+};
+
+struct net_info {
+        char *ifname;
+        char *mac;
+        char *link_state; /* operstate */
+        unsigned speed;   /* Mb/s, 0 unknown */
+};
+
+struct scsi_info {
+        unsigned host, bus, target;
+        unsigned long long lun;
+        char *type;   /* libvirt's type string ("disk", ...) */
+        char *vendor, *model;
+        char *sg_name;    /* "sg0" or NULL */
+        char *block_name; /* "sda" or NULL */
+};
+
+struct nodedev {
+        char *name;       /* libvirt-style: pci_0000_00_03_0, usb_1_4_1, net_eth0_52_54_..., computer */
+        char *parent;     /* parent's name; NULL only for "computer" */
+        char *sysfs_path; /* absolute path of the device directory under sysfs_root() (resolved) */
+        char *subsystem;  /* "pci", "usb", "net", "scsi", ... */
+        char *driver;     /* bound driver name, or NULL */
+        char *devnode;    /* /dev/... node, or NULL */
+        enum nodedev_cap cap;
+        union {
+                struct usb_device_info usb;
+                struct usb_interface_info usb_if;
+                struct pci_device_info pci;
+                struct net_info net;
+                struct scsi_info scsi;
+                unsigned scsi_host; /* host number */
+                char *block;        /* storage: "/dev/sda" */
+                char *sg;           /* scsi_generic: "/dev/sg0" */
+                char *mdev_type;    /* mdev: type id */
+        } u;
+        char *owner; /* filled from the registry by the caller (list, resolve), or NULL */
+};
+
+struct inventory {
+        struct nodedev **devs; /* parents before children; [0] is "computer" */
+        size_t n_devs;
+        char **warnings;       /* problems met while reading (each reported once), strv */
+};
+
+/* Scan everything under sysfs_root(). Malformed sysfs never fails the scan: the device is
+ * listed with what could be read and a line is added to warnings. */
+int inventory_scan(struct inventory **ret, char **reterr);
+/* Scan only USB devices (fast path for resolve/watch). */
+int inventory_scan_usb(struct inventory **ret, char **reterr);
+struct inventory *inventory_free(struct inventory *inv);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct inventory *, inventory_free);
+
+struct nodedev *inventory_find(const struct inventory *inv, const char *name);
+struct nodedev *inventory_find_pci(const struct inventory *inv, const struct pci_addr *a);
+struct nodedev *inventory_find_usb(const struct inventory *inv, unsigned bus, unsigned devnum);
+
+/* Read one USB device from its sysfs directory (e.g. after a uevent). */
+int nodedev_read_usb(const char *sysfs_dir, struct nodedev **ret, char **reterr);
+struct nodedev *nodedev_free(struct nodedev *d);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nodedev *, nodedev_free);
+
+/* libvirt-compatible node-device XML (plus <serial>, <port> for USB devices). */
+int nodedev_format_xml(const struct inventory *inv, const struct nodedev *d, char **ret);
