@@ -1,0 +1,109 @@
+#!/bin/bash
+# The man pages: hostdev(1) and hostdev-xml(5) are built (scdoc), render with man -l without
+# warnings, have their sections, document every command and option `hostdev --help` shows and
+# every environment variable of the contract; every XML example of hostdev-xml(5) is
+# well-formed and accepted by `hostdev validate`.
+set -e
+. "$(dirname "$0")/lib.sh"
+: "${HOSTDEV_BUILDDIR:?HOSTDEV_BUILDDIR not set (run through meson test)}"
+: "${HOSTDEV_SRCDIR:?HOSTDEV_SRCDIR not set (run through meson test)}"
+
+command -v man >/dev/null || fail "man (man-db) is not installed"
+MAN1=$HOSTDEV_BUILDDIR/docs/hostdev.1
+MAN5=$HOSTDEV_BUILDDIR/docs/hostdev-xml.5
+for f in "$MAN1" "$MAN5"; do
+        [ -s "$f" ] || fail "$f was not built (is scdoc installed? meson option -Dman)"
+done
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+# render PAGE: the text man shows, in $OUT; groff's warnings fail the test.
+render() {
+        local err=$TMP/render.err
+        OUT=$(MANPAGER=cat MANWIDTH=80 man --warnings -l "$1" 2>"$err") || fail "man -l $1 failed: $(cat "$err")"
+        [ ! -s "$err" ] || fail "man -l $1 warns: $(cat "$err")"
+        [ "$(printf '%s\n' "$OUT" | wc -l)" -gt 40 ] || fail "man -l $1 rendered almost nothing"
+}
+# section TEXT NAME: the section heading NAME is present (unindented line)
+has_section() {
+        printf '%s\n' "$1" | grep -qx -- "$2" || fail "section '$2' missing"
+}
+
+# --- hostdev(1) ---
+render "$MAN1"
+P1=$OUT
+expect_match '^hostdev\(1\) ' "$P1" "hostdev(1) header"
+for s in NAME SYNOPSIS DESCRIPTION COMMANDS OPTIONS 'NODE DEVICE NAMES' 'INPUT FILES' ENVIRONMENT \
+         'EXIT STATUS' FILES EXAMPLES 'SEE ALSO'; do
+        has_section "$P1" "$s"
+done
+
+# Every command `hostdev --help` lists has its own entry in COMMANDS (a line starting with
+# the command at the entry indent), and every option of its --help appears in the page.
+expect_exit 0 hd --help
+verbs=$(printf '%s\n' "$OUT" | sed -n '/^commands:/,/^$/p' | awk 'NF && !/^commands:/ { print $1 }')
+[ "$(printf '%s\n' "$verbs" | wc -w)" -ge 16 ] || fail "hostdev --help lists too few commands: $verbs"
+commands_text=$(printf '%s\n' "$P1" | sed -n '/^COMMANDS$/,/^OPTIONS$/p')
+for v in $verbs; do
+        printf '%s\n' "$commands_text" | grep -qE "^       $v( |$)" || fail "hostdev(1) COMMANDS has no entry for '$v'"
+        expect_exit 0 hd "$v" --help
+        for o in $(printf '%s\n' "$OUT" | grep -oE -- '--[a-z][a-z-]*' | sort -u); do
+                [ "$o" = --help ] && continue
+                printf '%s\n' "$P1" | grep -qF -- "$o" || fail "hostdev(1) does not mention '$o' (from '$v --help')"
+        done
+done
+for o in --help --version --connect --netns --root; do
+        printf '%s\n' "$P1" | sed -n '/^OPTIONS$/,/^NODE DEVICE NAMES$/p' | grep -qE -- "^       $o" ||
+                fail "hostdev(1) OPTIONS does not describe $o"
+done
+for e in HOSTDEV_SYSFS_ROOT HOSTDEV_DEV_ROOT HOSTDEV_PROC_ROOT HOSTDEV_STATE_DIR; do
+        printf '%s\n' "$P1" | sed -n '/^ENVIRONMENT$/,/^EXIT STATUS$/p' | grep -qE "^       $e$" ||
+                fail "hostdev(1) ENVIRONMENT does not describe $e"
+done
+status_text=$(printf '%s\n' "$P1" | sed -n '/^EXIT STATUS$/,/^FILES$/p')
+for s in 0 1 2; do
+        printf '%s\n' "$status_text" | grep -qE "^       $s$" || fail "hostdev(1) EXIT STATUS does not describe $s"
+done
+expect_match 'hostdev: error:' "$status_text" "EXIT STATUS names the error form"
+expect_match '/run/hostdev' "$P1" "FILES"
+# the dongle examples: by serial and by port
+expect_match '<serial>' "$P1" "EXAMPLES by serial"
+expect_match "port='4\.1'" "$P1" "EXAMPLES by port"
+
+# --- hostdev-xml(5) ---
+render "$MAN5"
+P5=$OUT
+expect_match '^hostdev-xml\(5\) ' "$P5" "hostdev-xml(5) header"
+for s in NAME DESCRIPTION "LIBVIRT'S FORM" "THE REVIEWED DESIGN'S FORM" "THE FIRST PATCH'S FORM" \
+         NUMBERS 'USB EXTENSIONS' EXAMPLES 'SEE ALSO'; do
+        has_section "$P5" "$s"
+done
+for form in "mode='subsystem' type='usb'" "mode='subsystem' type='pci'" "mode='subsystem' type='scsi'" \
+            "type='scsi_host'" "type='mdev'" "mode='capabilities' type='storage'" \
+            "mode='capabilities' type='misc'" "mode='capabilities' type='net'" "<interface type='hostdev'" \
+            "mode='bus' bus='usb'" "mode='bus' bus='pci'" "mode='capability' type='net'" \
+            "mode='capability' type='scsi'" "vendor='0204' product='6025'" "bus='001' device='007'" \
+            '<serial>' "port='4.1'" '<remote host=' 'startupPolicy' 'managed'; do
+        printf '%s\n' "$P5" | grep -qF -- "$form" || fail "hostdev-xml(5) does not show $form"
+done
+expect_match '0x0204' "$P5" "NUMBERS: the leading-zero rule"
+expect_match 'octal' "$P5" "NUMBERS: decimal bus/device"
+
+# Every XML example block of hostdev-xml(5) (``` blocks in the source) is well-formed and
+# is accepted by hostdev validate (wrapped in <devices> unless it is a whole <domain>).
+command -v xmllint >/dev/null || fail "xmllint (libxml2-utils) is not installed"
+awk -v dir="$TMP" '
+        /^```$/ { if (inblock) { close(f); inblock = 0 } else { n++; f = sprintf("%s/ex%02d.xml", dir, n); inblock = 1 }; next }
+        inblock { print > f }
+' "$HOSTDEV_SRCDIR/docs/hostdev-xml.5.scd"
+n=0
+for ex in "$TMP"/ex*.xml; do
+        [ -e "$ex" ] || fail "no example blocks found in hostdev-xml.5.scd"
+        n=$((n + 1))
+        if grep -q '<domain' "$ex"; then cp "$ex" "$ex.doc"; else { echo '<devices>'; cat "$ex"; echo '</devices>'; } >"$ex.doc"; fi
+        xmllint --noout "$ex.doc" 2>"$TMP/xmllint.err" || fail "example $(basename "$ex") is not well-formed: $(cat "$TMP/xmllint.err")"
+        expect_exit 0 hd validate "$ex.doc"
+done
+[ "$n" -ge 10 ] || fail "only $n example blocks in hostdev-xml(5)"
+echo ok
