@@ -41,6 +41,7 @@
  *   "interrupted attach of hostdev0 (usb_1_4_1) for vm-a (device_add sent) rolled back: claim kept as claimed". */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>

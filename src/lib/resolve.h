@@ -19,6 +19,7 @@
  *   RESOLVE_IN_USE; `owner` names the holder. */
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "hostdev-def.h"
 #include "inventory.h"
