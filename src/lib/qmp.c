@@ -244,6 +244,7 @@ struct qmp {
         size_t n_events, cap_events;
         unsigned long long next_id;
         char *last_error_class;
+        bool eof;
 };
 
 struct qmp *qmp_free(struct qmp *q) {
@@ -325,6 +326,8 @@ static int read_some(struct qmp *q, char **reterr) {
         char buf[QMP_READ_CHUNK];
         ssize_t n;
 
+        if (q->eof)
+                return error_set(reterr, -ECONNRESET, "QEMU closed the QMP connection");
         n = read(q->fd, buf, sizeof(buf));
         if (n < 0) {
                 if (errno == EAGAIN || errno == EINTR)
@@ -334,6 +337,7 @@ static int read_some(struct qmp *q, char **reterr) {
                 return error_set(reterr, -errno, "reading from QMP socket: %m");
         }
         if (n == 0) {
+                q->eof = true;
                 if (qmp_parser_pending(q->parser) > 0)
                         return error_set(reterr, -ECONNRESET,
                                          "QEMU closed the QMP connection in the middle of a message");
@@ -497,11 +501,12 @@ int qmp_hmp(struct qmp *q, const char *command_line, char **ret_output, char **r
 }
 
 int qmp_process(struct qmp *q, char **reterr) {
+        _cleanup_free_ char *err = NULL;
         int queued = 0, first_error = 0;
 
         /* A bounded number of reads so one chatty QEMU cannot starve an event loop. */
         for (int i = 0; i < 16; i++) {
-                int r = read_some(q, reterr);
+                int r = read_some(q, &err);
                 if (r < 0) {
                         first_error = r;
                         break;
@@ -511,7 +516,7 @@ int qmp_process(struct qmp *q, char **reterr) {
         }
         for (;;) {
                 _cleanup_(qmp_msg_freep) struct qmp_msg *m = NULL;
-                int r = qmp_parser_next(q->parser, &m, first_error == 0 ? reterr : NULL);
+                int r = qmp_parser_next(q->parser, &m, &err);
                 if (r == 0)
                         break;
                 if (r < 0) {
@@ -526,7 +531,15 @@ int qmp_process(struct qmp *q, char **reterr) {
                         return r;
                 queued++;
         }
-        return first_error < 0 ? first_error : queued;
+        /* Events that arrived before an EOF are reported first; the next call gives the EOF. */
+        if (first_error == -ECONNRESET && queued > 0)
+                return queued;
+        if (first_error < 0) {
+                if (reterr && !*reterr)
+                        *reterr = TAKE_PTR(err);
+                return first_error;
+        }
+        return queued;
 }
 
 bool qmp_match_device_deleted(const struct qmp_msg *ev, void *userdata) {
