@@ -54,6 +54,10 @@ struct watch_options {
         unsigned reconcile_ms;
         /* Time allowed for one QMP command before the peer is considered stuck (0: 5000). */
         unsigned qmp_timeout_ms;
+        /* Close a domain's QMP connection after this long without work, so that other QMP
+         * clients (attach-device) can use a single -qmp socket (0: stay connected). The
+         * daemon uses this; `hostdev run` with a private socket does not need it. */
+        unsigned idle_disconnect_ms;
         void (*log)(void *userdata, enum watch_log_level level, const char *line);
         void *userdata;
 };
@@ -77,18 +81,18 @@ int watch_run(struct watch *w);
 void watch_request_stop(struct watch *w);
 
 /* ---- claims, as the loop sees them ------------------------------------------------------ */
-/* A claimed USB identity of a domain (mirrors a registry claim). */
+/* A claimed USB identity of a domain (mirrors a registry claim, struct claim in registry.h). */
 struct watch_claim {
         char *domain;
-        char *qdev_id;      /* "hostdev0" / "ua-..." */
-        bool has_ids;
+        char *key;          /* registry key ("usb:46f4:0001:serial:X" / "usb:port:1-4.1"), or NULL */
+        char *qdev_id;      /* "hostdev0" / "ua-..." (NULL: one is made up, "hostdev-wN") */
         uint16_t vendor, product;
-        char *serial;       /* NULL: not selected by serial */
-        char *port;         /* sysfs name "1-4.1" when selected by port, else NULL */
-        bool optional;      /* startupPolicy='optional' */
-        /* current host device, 0 while unplugged */
+        char *serial;       /* iSerial of the claimed device, or NULL */
+        char *port;         /* sysfs name of its physical port, "1-4.1", or NULL */
+        unsigned select;    /* USB_SELECT_* bits (registry.h): what the selector used */
+        /* current host device, 0/NULL while unplugged */
         unsigned bus, devnum;
-        char *node;         /* "usb_1_4_1" or NULL */
+        char *node;         /* "usb_1_4_1" */
 };
 
 /* Add/replace (by domain + qdev_id) a claim by hand (options.no_registry, tests, bench). */
@@ -104,9 +108,22 @@ struct usb_uevent;
 /* Feed one uevent through the same path as the monitor (tests, synthetic bench load). */
 int watch_inject_uevent(struct watch *w, const struct usb_uevent *ev);
 
+/* Also read synthetic uevents from fd (a FIFO or pipe; the bench drives load through it):
+ * one event per line, KEY=VALUE pairs separated by spaces, e.g.
+ *   ACTION=remove DEVPATH=/devices/pci0000:00/0000:00:04.0/usb1/1-4 SUBSYSTEM=usb DEVTYPE=usb_device BUSNUM=1 DEVNUM=5
+ * parsed by usb_uevent_parse() and handled exactly like a monitor event. Takes ownership of fd. */
+int watch_add_inject_fd(struct watch *w, int fd, char **reterr);
+
 /* Counters (bench, tests). */
 struct watch_stats {
         uint64_t uevents, adds_sent, adds_ok, adds_failed, dels_sent, deleted_events,
                 queued_adds, reconciles;
 };
 void watch_get_stats(const struct watch *w, struct watch_stats *ret);
+/* What the loop believes the VM holds under (domain, qdev_id): "unknown", "absent", "adding",
+ * "present", "deleting"; NULL if no such claim. ret_bus, ret_devnum (may be NULL): the host
+ * device of the claim now (0 while unplugged). */
+const char *watch_claim_state(const struct watch *w, const char *domain, const char *qdev_id,
+                              unsigned *ret_bus, unsigned *ret_devnum);
+/* Number of domains currently connected over QMP (tests). */
+size_t watch_n_connected(const struct watch *w);
