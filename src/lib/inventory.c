@@ -1,2 +1,749 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder: implemented by its issue */
+/* The inventory walk: collect device directories from /sys/bus and /sys/class under
+ * sysfs_root(), resolve them to /sys/devices/..., read each with its subsystem's reader,
+ * order parents before children and link each device to its nearest listed ancestor. */
+#include <ctype.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <libudev.h>
+
+#include "error.h"
+#include "inventory-private.h"
+#include "util.h"
+
+static const char *const cap_names[_NODEDEV_CAP_MAX] = {
+        [NODEDEV_CAP_SYSTEM] = "system",
+        [NODEDEV_CAP_PCI] = "pci",
+        [NODEDEV_CAP_USB_DEVICE] = "usb_device",
+        [NODEDEV_CAP_USB_INTERFACE] = "usb",
+        [NODEDEV_CAP_NET] = "net",
+        [NODEDEV_CAP_SCSI_HOST] = "scsi_host",
+        [NODEDEV_CAP_SCSI_TARGET] = "scsi_target",
+        [NODEDEV_CAP_SCSI] = "scsi",
+        [NODEDEV_CAP_STORAGE] = "storage",
+        [NODEDEV_CAP_SCSI_GENERIC] = "scsi_generic",
+        [NODEDEV_CAP_MDEV] = "mdev",
+        [NODEDEV_CAP_DRM] = "drm",
+};
+
+const char *nodedev_cap_to_string(enum nodedev_cap c) {
+        if ((unsigned) c >= _NODEDEV_CAP_MAX)
+                return NULL;
+        return cap_names[c];
+}
+
+int nodedev_cap_from_string(const char *s) {
+        if (!s)
+                return -EINVAL;
+        for (unsigned i = 0; i < _NODEDEV_CAP_MAX; i++)
+                if (streq(s, cap_names[i]))
+                        return (int) i;
+        return -EINVAL;
+}
+
+char *nodedev_make_name(const char *prefix, const char *sysname, const char *suffix) {
+        char *n = suffix ? strdup_printf("%s_%s_%s", prefix, sysname, suffix)
+                         : strdup_printf("%s_%s", prefix, sysname);
+        if (!n)
+                return NULL;
+        for (char *p = n; *p; p++)
+                if (!isalnum((unsigned char) *p))
+                        *p = '_';
+        return n;
+}
+
+char *path_basename_dup(const char *path) {
+        const char *b = strrchr(path, '/');
+        return strdup(b ? b + 1 : path);
+}
+
+/* ---- warnings and attributes ------------------------------------------------------------- */
+
+void scan_warn(struct scan *s, const char *fmt, ...) {
+        va_list ap;
+        char *m = NULL;
+        if (!s || !s->warnings)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&m, fmt, ap) < 0)
+                m = NULL;
+        va_end(ap);
+        if (m && !strv_contains(*s->warnings, m))
+                (void) strv_push(s->warnings, m);
+        else
+                free(m);
+}
+
+const char *scan_rel(const struct scan *s, const char *path) {
+        if (s && s->root && strneq(path, s->root, s->root_len) && path[s->root_len] == '/')
+                return path + s->root_len + 1;
+        return path;
+}
+
+int attr_string(struct scan *s, const char *dir, const char *attr, bool required, char **ret) {
+        _cleanup_free_ char *p = path_join(dir, attr, NULL);
+        char *v = NULL;
+        int r;
+        if (!p)
+                return -ENOMEM;
+        r = read_one_line_file(p, &v);
+        if (r < 0) {
+                if (r != -ENOENT || required)
+                        scan_warn(s, "%s: cannot read: %s", scan_rel(s, p), strerror(-r));
+                return r;
+        }
+        *ret = v;
+        return 0;
+}
+
+int attr_uint(struct scan *s, const char *dir, const char *attr, unsigned base, bool required,
+              unsigned *ret) {
+        _cleanup_free_ char *v = NULL;
+        int r = attr_string(s, dir, attr, required, &v);
+        if (r < 0)
+                return r;
+        const char *t = v;
+        while (*t == ' ')
+                t++;
+        if (base == 16 && (startswith(t, "0x") || startswith(t, "0X")))
+                t += 2;
+        r = safe_atou(t, base, ret);
+        if (r < 0)
+                scan_warn(s, "%s/%s: invalid number '%s'", scan_rel(s, dir), attr, v);
+        return r;
+}
+
+int attr_int(struct scan *s, const char *dir, const char *attr, bool required, int *ret) {
+        _cleanup_free_ char *v = NULL;
+        int r = attr_string(s, dir, attr, required, &v);
+        if (r < 0)
+                return r;
+        r = safe_atoi(v, ret);
+        if (r < 0)
+                scan_warn(s, "%s/%s: invalid number '%s'", scan_rel(s, dir), attr, v);
+        return r;
+}
+
+int parse_hex16(const char *v, uint16_t *ret) {
+        unsigned u;
+        int r;
+        if (!v)
+                return -EINVAL;
+        if (startswith(v, "0x") || startswith(v, "0X"))
+                v += 2;
+        if (!isxdigit((unsigned char) *v))
+                return -EINVAL;
+        r = safe_atou(v, 16, &u);
+        if (r < 0)
+                return r;
+        if (u > 0xffff)
+                return -ERANGE;
+        *ret = (uint16_t) u;
+        return 0;
+}
+
+int attr_hex16(struct scan *s, const char *dir, const char *attr, bool required, uint16_t *ret) {
+        _cleanup_free_ char *v = NULL;
+        int r = attr_string(s, dir, attr, required, &v);
+        if (r < 0)
+                return r;
+        r = parse_hex16(v, ret);
+        if (r < 0)
+                scan_warn(s, "%s/%s: invalid hex id '%s'", scan_rel(s, dir), attr, v);
+        return r;
+}
+
+int attr_link_basename(struct scan *s, const char *dir, const char *link, bool required, char **ret) {
+        _cleanup_free_ char *p = path_join(dir, link, NULL);
+        int r;
+        if (!p)
+                return -ENOMEM;
+        r = readlink_basename(p, ret);
+        if (r < 0 && (r != -ENOENT || required))
+                scan_warn(s, "%s: cannot read link: %s", scan_rel(s, p), strerror(-r));
+        return r;
+}
+
+int attr_link_resolve(struct scan *s, const char *dir, const char *link, char **ret) {
+        _cleanup_free_ char *p = path_join(dir, link, NULL);
+        struct stat st;
+        if (!p)
+                return -ENOMEM;
+        if (lstat(p, &st) < 0)
+                return -errno;
+        char *rp = realpath(p, NULL);
+        if (!rp) {
+                int r = -errno;
+                scan_warn(s, "%s: dangling link: %s", scan_rel(s, p), strerror(-r));
+                return r;
+        }
+        if (s && s->root && !(strneq(rp, s->root, s->root_len) && rp[s->root_len] == '/')) {
+                scan_warn(s, "%s: link leaves the sysfs root", scan_rel(s, p));
+                free(rp);
+                return -EXDEV;
+        }
+        *ret = rp;
+        return 0;
+}
+
+void hwdb_names(struct scan *s, const char *key, char **ret_vendor, char **ret_model) {
+        struct udev_list_entry *e;
+        if (!s || !s->hwdb)
+                return;
+        udev_list_entry_foreach(e, udev_hwdb_get_properties_list_entry(s->hwdb, key, 0)) {
+                const char *n = udev_list_entry_get_name(e);
+                const char *v = udev_list_entry_get_value(e);
+                if (!v)
+                        continue;
+                if (ret_vendor && !*ret_vendor && streq(n, "ID_VENDOR_FROM_DATABASE"))
+                        *ret_vendor = strdup(v);
+                else if (ret_model && !*ret_model && streq(n, "ID_MODEL_FROM_DATABASE"))
+                        *ret_model = strdup(v);
+        }
+}
+
+/* ---- nodedev lifetime -------------------------------------------------------------------- */
+
+struct nodedev *nodedev_new(const char *path, const char *subsystem, enum nodedev_cap cap) {
+        struct nodedev *d = calloc(1, sizeof(*d));
+        if (!d)
+                return NULL;
+        d->cap = cap;
+        d->sysfs_path = path ? strdup(path) : NULL;
+        d->subsystem = subsystem ? strdup(subsystem) : NULL;
+        if ((path && !d->sysfs_path) || (subsystem && !d->subsystem))
+                return nodedev_free(d);
+        if (cap == NODEDEV_CAP_PCI) {
+                d->u.pci.iommu_group = -1;
+                d->u.pci.numa_node = -1;
+                d->u.pci.sriov_totalvfs = -1;
+                d->u.pci.link_max_width = d->u.pci.link_cur_width = -1;
+        } else if (cap == NODEDEV_CAP_MDEV)
+                d->u.mdev.iommu_group = -1;
+        return d;
+}
+
+struct nodedev *nodedev_free(struct nodedev *d) {
+        if (!d)
+                return NULL;
+        switch (d->cap) {
+        case NODEDEV_CAP_USB_DEVICE: {
+                struct usb_device_info *u = &d->u.usb;
+                free(u->port);
+                free(u->peer_port);
+                free(u->vendor_name);
+                free(u->product_name);
+                free(u->manufacturer);
+                free(u->product_string);
+                free(u->serial);
+                free(u->speed);
+                free(u->version);
+                free(u->hcd_driver);
+                break;
+        }
+        case NODEDEV_CAP_PCI: {
+                struct pci_device_info *p = &d->u.pci;
+                free(p->vendor_name);
+                free(p->product_name);
+                free(p->physfn);
+                strv_free(p->virtfns);
+                free(p->link_max_speed);
+                free(p->link_cur_speed);
+                free(p->reset_method);
+                for (size_t i = 0; i < p->n_mdev_types; i++) {
+                        free(p->mdev_types[i].id);
+                        free(p->mdev_types[i].name);
+                        free(p->mdev_types[i].device_api);
+                }
+                free(p->mdev_types);
+                free(p->physfn_addr);
+                strv_free(p->virtfn_addrs);
+                break;
+        }
+        case NODEDEV_CAP_NET:
+                free(d->u.net.ifname);
+                free(d->u.net.mac);
+                free(d->u.net.link_state);
+                break;
+        case NODEDEV_CAP_SCSI:
+                free(d->u.scsi.type);
+                free(d->u.scsi.vendor);
+                free(d->u.scsi.model);
+                free(d->u.scsi.sg_name);
+                free(d->u.scsi.block_name);
+                break;
+        case NODEDEV_CAP_STORAGE: {
+                struct storage_info *st = &d->u.storage;
+                free(st->block);
+                free(st->bus);
+                free(st->drive_type);
+                free(st->vendor);
+                free(st->model);
+                free(st->serial);
+                break;
+        }
+        case NODEDEV_CAP_SCSI_GENERIC:
+                free(d->u.sg);
+                break;
+        case NODEDEV_CAP_MDEV:
+                free(d->u.mdev.type);
+                free(d->u.mdev.uuid);
+                break;
+        default:
+                break;
+        }
+        free(d->name);
+        free(d->parent);
+        free(d->sysfs_path);
+        free(d->subsystem);
+        free(d->driver);
+        free(d->devnode);
+        free(d->owner);
+        free(d);
+        return NULL;
+}
+
+struct inventory *inventory_free(struct inventory *inv) {
+        if (!inv)
+                return NULL;
+        for (size_t i = 0; i < inv->n_devs; i++)
+                nodedev_free(inv->devs[i]);
+        free(inv->devs);
+        strv_free(inv->warnings);
+        free(inv);
+        return NULL;
+}
+
+/* ---- a small path -> device hash (open addressing, FNV-1a) ------------------------------- */
+
+struct pathmap {
+        struct nodedev **slots;
+        size_t cap; /* power of two */
+        size_t n;
+};
+
+static uint64_t fnv1a(const char *s) {
+        uint64_t h = 1469598103934665603ULL;
+        for (; *s; s++) {
+                h ^= (unsigned char) *s;
+                h *= 1099511628211ULL;
+        }
+        return h;
+}
+
+static int pathmap_grow(struct pathmap *m) {
+        size_t ncap = m->cap ? m->cap * 2 : 256;
+        struct nodedev **ns = calloc(ncap, sizeof(*ns));
+        if (!ns)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->cap; i++) {
+                struct nodedev *d = m->slots[i];
+                if (!d)
+                        continue;
+                size_t j = fnv1a(d->sysfs_path) & (ncap - 1);
+                while (ns[j])
+                        j = (j + 1) & (ncap - 1);
+                ns[j] = d;
+        }
+        free(m->slots);
+        m->slots = ns;
+        m->cap = ncap;
+        return 0;
+}
+
+static struct nodedev *pathmap_get_n(const struct pathmap *m, const char *path, size_t len) {
+        if (!m->cap)
+                return NULL;
+        /* hash of the first len bytes */
+        uint64_t h = 1469598103934665603ULL;
+        for (size_t i = 0; i < len; i++) {
+                h ^= (unsigned char) path[i];
+                h *= 1099511628211ULL;
+        }
+        for (size_t j = h & (m->cap - 1);; j = (j + 1) & (m->cap - 1)) {
+                struct nodedev *d = m->slots[j];
+                if (!d)
+                        return NULL;
+                if (strlen(d->sysfs_path) == len && strneq(d->sysfs_path, path, len))
+                        return d;
+        }
+}
+
+static int pathmap_put(struct pathmap *m, struct nodedev *d) {
+        if ((m->n + 1) * 2 > m->cap) {
+                int r = pathmap_grow(m);
+                if (r < 0)
+                        return r;
+        }
+        size_t j = fnv1a(d->sysfs_path) & (m->cap - 1);
+        while (m->slots[j])
+                j = (j + 1) & (m->cap - 1);
+        m->slots[j] = d;
+        m->n++;
+        return 0;
+}
+
+/* ---- the walk ------------------------------------------------------------------------------ */
+
+struct devlist {
+        struct nodedev **devs;
+        size_t n, cap;
+        struct pathmap map;
+};
+
+static void devlist_done(struct devlist *l) {
+        for (size_t i = 0; i < l->n; i++)
+                nodedev_free(l->devs[i]);
+        free(l->devs);
+        free(l->map.slots);
+}
+
+static int devlist_add(struct devlist *l, struct nodedev *d) {
+        if (l->n == l->cap) {
+                size_t nc = l->cap ? l->cap * 2 : 64;
+                struct nodedev **nd = realloc(l->devs, nc * sizeof(*nd));
+                if (!nd)
+                        return -ENOMEM;
+                l->devs = nd;
+                l->cap = nc;
+        }
+        int r = pathmap_put(&l->map, d);
+        if (r < 0)
+                return r;
+        l->devs[l->n++] = d;
+        return 0;
+}
+
+typedef int (*reader_func)(struct scan *s, const char *path, struct nodedev **ret);
+
+/* For each entry of root/dir: resolve, skip known paths, read, add. `filter` may pick the reader. */
+static int walk_dir(struct scan *s, struct devlist *l, const char *dir,
+                    reader_func (*pick)(const char *entry_name, const char *resolved)) {
+        _cleanup_free_ char *full = path_join(s->root, dir, NULL);
+        _cleanup_closedir_ DIR *dh = NULL;
+        struct dirent *de;
+        int r;
+
+        if (!full)
+                return -ENOMEM;
+        dh = opendir(full);
+        if (!dh) {
+                if (errno != ENOENT)
+                        scan_warn(s, "%s: cannot list: %s", dir, strerror(errno));
+                return 0;
+        }
+        while ((de = readdir(dh))) {
+                _cleanup_free_ char *rp = NULL;
+                struct nodedev *d = NULL;
+                if (de->d_name[0] == '.')
+                        continue;
+                r = attr_link_resolve(s, full, de->d_name, &rp);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        continue;
+                if (pathmap_get_n(&l->map, rp, strlen(rp)))
+                        continue;
+                reader_func f = pick(de->d_name, rp);
+                if (!f)
+                        continue;
+                r = f(s, rp, &d);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0 || !d)
+                        continue;
+                r = devlist_add(l, d);
+                if (r < 0) {
+                        nodedev_free(d);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static reader_func pick_pci(const char *n, const char *rp) {
+        return pci_read;
+}
+static reader_func pick_usb(const char *n, const char *rp) {
+        return usb_read;
+}
+static reader_func pick_net(const char *n, const char *rp) {
+        return net_read;
+}
+static reader_func pick_scsi(const char *n, const char *rp) {
+        return scsi_read;
+}
+static reader_func pick_sg(const char *n, const char *rp) {
+        return scsi_generic_read;
+}
+static reader_func pick_block(const char *n, const char *rp) {
+        /* whole disks only: partitions have a 'partition' attribute */
+        _cleanup_free_ char *p = path_join(rp, "partition", NULL);
+        if (p && access(p, F_OK) == 0)
+                return NULL;
+        return storage_read;
+}
+static reader_func pick_mdev(const char *n, const char *rp) {
+        return mdev_read;
+}
+
+static int add_scsi_hosts_from_class(struct scan *s, struct devlist *l) {
+        /* class/scsi_host/hostN -> .../hostN/scsi_host/hostN: the bus device is two levels up */
+        _cleanup_free_ char *full = path_join(s->root, "class/scsi_host", NULL);
+        _cleanup_closedir_ DIR *dh = NULL;
+        struct dirent *de;
+        if (!full)
+                return -ENOMEM;
+        dh = opendir(full);
+        if (!dh)
+                return 0;
+        while ((de = readdir(dh))) {
+                _cleanup_free_ char *rp = NULL;
+                struct nodedev *d = NULL;
+                if (de->d_name[0] == '.')
+                        continue;
+                if (attr_link_resolve(s, full, de->d_name, &rp) < 0)
+                        continue;
+                char *sl = strrchr(rp, '/');
+                if (!sl)
+                        continue;
+                *sl = 0;
+                sl = strrchr(rp, '/');
+                if (!sl || !streq(sl + 1, "scsi_host"))
+                        continue;
+                *sl = 0;
+                if (pathmap_get_n(&l->map, rp, strlen(rp)))
+                        continue;
+                if (scsi_read(s, rp, &d) < 0 || !d)
+                        continue;
+                if (devlist_add(l, d) < 0) {
+                        nodedev_free(d);
+                        return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+static int cmp_path(const void *a, const void *b) {
+        const struct nodedev *x = *(struct nodedev *const *) a, *y = *(struct nodedev *const *) b;
+        return strcmp(x->sysfs_path, y->sysfs_path);
+}
+
+static void scan_done(struct scan *s) {
+        free(s->root);
+        if (s->hwdb)
+                udev_hwdb_unref(s->hwdb);
+        if (s->udev)
+                udev_unref(s->udev);
+}
+
+static int scan_init(struct scan *s, char ***warnings, bool hwdb, char **reterr) {
+        *s = (struct scan){ .warnings = warnings };
+        s->root = realpath(sysfs_root(), NULL);
+        if (!s->root)
+                return error_set(reterr, -errno, "cannot open sysfs root %s: %s", sysfs_root(),
+                                 strerror(errno));
+        s->root_len = strlen(s->root);
+        if (s->root_len == 1) /* "/" */
+                s->root_len = 0;
+        if (hwdb) {
+                s->udev = udev_new();
+                if (s->udev)
+                        s->hwdb = udev_hwdb_new(s->udev);
+        }
+        return 0;
+}
+
+/* Post-pass over the sorted list: parents, usbip flags, PCI PF/VF names. */
+static int link_devices(struct scan *s, struct devlist *l) {
+        for (size_t i = 0; i < l->n; i++) {
+                struct nodedev *d = l->devs[i];
+                const char *p = d->sysfs_path;
+                size_t len = strlen(p);
+                struct nodedev *parent = NULL;
+                while (len > s->root_len + 1) {
+                        while (len > 0 && p[len - 1] != '/')
+                                len--;
+                        if (len > 0)
+                                len--; /* drop the slash */
+                        if (len <= s->root_len)
+                                break;
+                        parent = pathmap_get_n(&l->map, p, len);
+                        if (parent)
+                                break;
+                }
+                d->parent = strdup(parent ? parent->name : "computer");
+                if (!d->parent)
+                        return -ENOMEM;
+
+                if (d->cap == NODEDEV_CAP_USB_INTERFACE && parent &&
+                    parent->cap == NODEDEV_CAP_USB_DEVICE && streq_ptr(d->driver, "usbip-host"))
+                        parent->u.usb.usbip_exported = true;
+
+                if (d->cap == NODEDEV_CAP_PCI) {
+                        struct pci_device_info *pci = &d->u.pci;
+                        struct pci_addr a;
+                        if (pci->physfn_addr && parse_pci_addr(pci->physfn_addr, &a) >= 0) {
+                                pci->physfn = strdup_printf("pci_%04x_%02x_%02x_%x", a.domain, a.bus,
+                                                            a.slot, a.function);
+                                if (!pci->physfn)
+                                        return -ENOMEM;
+                        }
+                        for (char **v = pci->virtfn_addrs; v && *v; v++)
+                                if (parse_pci_addr(*v, &a) >= 0) {
+                                        int r = strv_push(&pci->virtfns,
+                                                          strdup_printf("pci_%04x_%02x_%02x_%x", a.domain,
+                                                                        a.bus, a.slot, a.function));
+                                        if (r < 0)
+                                                return r;
+                                }
+                }
+        }
+        return 0;
+}
+
+static int do_scan(bool usb_only, struct inventory **ret, char **reterr) {
+        _cleanup_(inventory_freep) struct inventory *inv = calloc(1, sizeof(*inv));
+        struct devlist l = { 0 };
+        struct scan s;
+        int r;
+
+        if (!inv)
+                return -ENOMEM;
+        r = scan_init(&s, &inv->warnings, true, reterr);
+        if (r < 0)
+                return r;
+
+        if (!usb_only) {
+                r = walk_dir(&s, &l, "bus/pci/devices", pick_pci);
+                if (r >= 0)
+                        r = walk_dir(&s, &l, "bus/usb/devices", pick_usb);
+                if (r >= 0)
+                        r = walk_dir(&s, &l, "class/net", pick_net);
+                if (r >= 0)
+                        r = walk_dir(&s, &l, "bus/scsi/devices", pick_scsi);
+                if (r >= 0)
+                        r = add_scsi_hosts_from_class(&s, &l);
+                if (r >= 0)
+                        r = walk_dir(&s, &l, "class/scsi_generic", pick_sg);
+                if (r >= 0)
+                        r = walk_dir(&s, &l, "class/block", pick_block);
+                if (r >= 0)
+                        r = walk_dir(&s, &l, "bus/mdev/devices", pick_mdev);
+        } else
+                r = walk_dir(&s, &l, "bus/usb/devices", pick_usb);
+        if (r < 0)
+                goto fail;
+
+        /* Sorting by path puts every ancestor before its descendants. The map holds pointers
+         * and stays valid. */
+        if (l.n > 1)
+                qsort(l.devs, l.n, sizeof(*l.devs), cmp_path);
+        r = link_devices(&s, &l);
+        if (r < 0)
+                goto fail;
+
+        inv->devs = calloc(l.n + 1, sizeof(*inv->devs));
+        if (!inv->devs) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        struct nodedev *c = nodedev_new(s.root, NULL, NODEDEV_CAP_SYSTEM);
+        if (!c || !(c->name = strdup("computer"))) {
+                nodedev_free(c);
+                r = -ENOMEM;
+                goto fail;
+        }
+        inv->devs[0] = c;
+        memcpy(inv->devs + 1, l.devs, l.n * sizeof(*l.devs));
+        inv->n_devs = l.n + 1;
+        l.n = 0;
+        devlist_done(&l);
+        scan_done(&s);
+        *ret = TAKE_PTR(inv);
+        return 0;
+fail:
+        devlist_done(&l);
+        scan_done(&s);
+        return error_set(reterr, r, "scanning %s: %s", sysfs_root(), strerror(-r));
+}
+
+int inventory_scan(struct inventory **ret, char **reterr) {
+        return do_scan(false, ret, reterr);
+}
+
+int inventory_scan_usb(struct inventory **ret, char **reterr) {
+        return do_scan(true, ret, reterr);
+}
+
+int nodedev_read_usb(const char *sysfs_dir, struct nodedev **ret, char **reterr) {
+        _cleanup_strv_free_ char **warnings = NULL;
+        struct nodedev *d = NULL;
+        struct scan s;
+        int r = scan_init(&s, &warnings, true, reterr);
+        if (r < 0)
+                return r;
+        char *rp = realpath(sysfs_dir, NULL);
+        if (!rp) {
+                r = -errno;
+                scan_done(&s);
+                return error_set(reterr, r, "%s: %s", sysfs_dir, strerror(-r));
+        }
+        r = usb_read(&s, rp, &d);
+        free(rp);
+        scan_done(&s);
+        if (r < 0)
+                return error_set(reterr, r, "%s: %s", sysfs_dir,
+                                 warnings && warnings[0] ? warnings[0] : strerror(-r));
+        *ret = d;
+        return 0;
+}
+
+struct nodedev *inventory_find(const struct inventory *inv, const char *name) {
+        if (!inv || !name)
+                return NULL;
+        for (size_t i = 0; i < inv->n_devs; i++)
+                if (streq_ptr(inv->devs[i]->name, name))
+                        return inv->devs[i];
+        return NULL;
+}
+
+struct nodedev *inventory_find_pci(const struct inventory *inv, const struct pci_addr *a) {
+        if (!inv || !a)
+                return NULL;
+        for (size_t i = 0; i < inv->n_devs; i++) {
+                struct nodedev *d = inv->devs[i];
+                if (d->cap == NODEDEV_CAP_PCI && d->u.pci.addr.domain == a->domain &&
+                    d->u.pci.addr.bus == a->bus && d->u.pci.addr.slot == a->slot &&
+                    d->u.pci.addr.function == a->function)
+                        return d;
+        }
+        return NULL;
+}
+
+struct nodedev *inventory_find_usb(const struct inventory *inv, unsigned bus, unsigned devnum) {
+        if (!inv)
+                return NULL;
+        for (size_t i = 0; i < inv->n_devs; i++) {
+                struct nodedev *d = inv->devs[i];
+                if (d->cap == NODEDEV_CAP_USB_DEVICE && d->u.usb.bus == bus && d->u.usb.devnum == devnum)
+                        return d;
+        }
+        return NULL;
+}
+
+int inventory_fill_owners(struct inventory *inv, nodedev_owner_func f, void *userdata) {
+        if (!inv || !f)
+                return 0;
+        for (size_t i = 0; i < inv->n_devs; i++) {
+                struct nodedev *d = inv->devs[i];
+                const char *o = f(d, userdata);
+                char *c = NULL;
+                if (o && !(c = strdup(o)))
+                        return -ENOMEM;
+                free(d->owner);
+                d->owner = c;
+        }
+        return 0;
+}

@@ -7,6 +7,7 @@
  * mdev.c (per-subsystem readers). Fields may be added; existing ones keep their meaning. */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hostdev-def.h"
@@ -55,6 +56,13 @@ struct usb_interface_info {
         unsigned iface_class, iface_subclass, iface_protocol;
 };
 
+struct mdev_type_info {
+        char *id;          /* directory name, e.g. "nvidia-11" */
+        char *name;        /* 'name' attribute, or NULL */
+        char *device_api;  /* "vfio-pci", or NULL */
+        unsigned available_instances;
+};
+
 struct pci_device_info {
         struct pci_addr addr;
         uint16_t vendor_id, product_id;
@@ -72,6 +80,11 @@ struct pci_device_info {
         char *link_max_speed, *link_cur_speed; /* GT/s as libvirt prints: "2.5" */
         bool has_reset;   /* sysfs 'reset' attribute exists */
         char *reset_method;
+        /* mediated device types offered (mdev_supported_types/), n_mdev_types entries */
+        struct mdev_type_info *mdev_types;
+        size_t n_mdev_types;
+        char *physfn_addr;  /* "0000:03:00.0" sysfs form of the PF, or NULL */
+        char **virtfn_addrs; /* sysfs addresses of the VFs (strv), or NULL */
 };
 
 struct net_info {
@@ -88,6 +101,24 @@ struct scsi_info {
         char *vendor, *model;
         char *sg_name;    /* "sg0" or NULL */
         char *block_name; /* "sda" or NULL */
+};
+
+/* storage: the first member aliases u.block (kept for existing users). */
+struct storage_info {
+        char *block;        /* "/dev/sda" */
+        char *bus;          /* "scsi", "usb", "virtio", ... or NULL */
+        char *drive_type;   /* "disk", "cdrom", ... */
+        char *vendor, *model, *serial; /* or NULL */
+        unsigned long long size;      /* bytes */
+        unsigned logical_block_size;
+        bool removable;
+};
+
+/* mdev: the first member aliases u.mdev_type. */
+struct mdev_info {
+        char *type;   /* type id, e.g. "nvidia-11" */
+        char *uuid;
+        int iommu_group; /* -1: none */
 };
 
 struct nodedev {
@@ -108,6 +139,8 @@ struct nodedev {
                 char *block;        /* storage: "/dev/sda" */
                 char *sg;           /* scsi_generic: "/dev/sg0" */
                 char *mdev_type;    /* mdev: type id */
+                struct storage_info storage; /* storage (storage.block == block) */
+                struct mdev_info mdev;       /* mdev (mdev.type == mdev_type) */
         } u;
         char *owner; /* filled from the registry by the caller (list, resolve), or NULL */
 };
@@ -126,6 +159,11 @@ int inventory_scan_usb(struct inventory **ret, char **reterr);
 struct inventory *inventory_free(struct inventory *inv);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct inventory *, inventory_free);
 
+/* Fill every device's `owner` from a callback (name -> domain or NULL); the returned string
+ * is copied. This is where the registry plugs in (list, resolve). */
+typedef const char *(*nodedev_owner_func)(const struct nodedev *d, void *userdata);
+int inventory_fill_owners(struct inventory *inv, nodedev_owner_func f, void *userdata);
+
 struct nodedev *inventory_find(const struct inventory *inv, const char *name);
 struct nodedev *inventory_find_pci(const struct inventory *inv, const struct pci_addr *a);
 struct nodedev *inventory_find_usb(const struct inventory *inv, unsigned bus, unsigned devnum);
@@ -134,6 +172,10 @@ struct nodedev *inventory_find_usb(const struct inventory *inv, unsigned bus, un
 int nodedev_read_usb(const char *sysfs_dir, struct nodedev **ret, char **reterr);
 struct nodedev *nodedev_free(struct nodedev *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nodedev *, nodedev_free);
+
+/* libvirt's node device name rule: "<prefix>_<sysname>[_<suffix>]" with every non-alphanumeric
+ * character turned into '_'. */
+char *nodedev_make_name(const char *prefix, const char *sysname, const char *suffix);
 
 /* libvirt-compatible node-device XML (plus <serial>, <port> for USB devices). */
 int nodedev_format_xml(const struct inventory *inv, const struct nodedev *d, char **ret);

@@ -1,2 +1,163 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder: implemented by its issue */
+/* PCI functions from /sys/bus/pci/devices. */
+#include <ctype.h>
+
+#include "inventory-private.h"
+#include "util.h"
+
+/* "0000:00:03.0" (domain may be longer than 4 digits on some hosts; must fit 16 bits here). */
+int parse_pci_addr(const char *s, struct pci_addr *ret) {
+        unsigned d, b, sl, f;
+        int n = 0;
+        if (!s)
+                return -EINVAL;
+        for (const char *p = s; *p; p++)
+                if (!isxdigit((unsigned char) *p) && *p != ':' && *p != '.')
+                        return -EINVAL;
+        if (sscanf(s, "%x:%x:%x.%x%n", &d, &b, &sl, &f, &n) != 4 || s[n] != 0)
+                return -EINVAL;
+        if (d > 0xffff || b > 0xff || sl > 0x1f || f > 7)
+                return -ERANGE;
+        *ret = (struct pci_addr){ .domain = d, .bus = b, .slot = sl, .function = f };
+        return 0;
+}
+
+/* sysfs: "8.0 GT/s PCIe", "2.5 GT/s", "16.0 GT/s PCIe", "Unknown" -> libvirt's "8", "2.5", "16". */
+int parse_link_speed(const char *v, char **ret) {
+        static const char *const known[] = { "2.5", "5", "8", "16", "32", "64" };
+        char buf[16];
+        size_t i = 0;
+        if (!v)
+                return -EINVAL;
+        while (i < sizeof buf - 1 && (isdigit((unsigned char) v[i]) || v[i] == '.'))
+                buf[i] = v[i], i++;
+        buf[i] = 0;
+        if (i == 0 || (v[i] && v[i] != ' '))
+                return -EINVAL;
+        /* strip a trailing ".0" */
+        size_t l = strlen(buf);
+        if (l > 2 && streq(buf + l - 2, ".0"))
+                buf[l - 2] = 0;
+        for (size_t k = 0; k < ELEMENTSOF(known); k++)
+                if (streq(buf, known[k])) {
+                        char *s = strdup(buf);
+                        if (!s)
+                                return -ENOMEM;
+                        *ret = s;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static void read_link_attr(struct scan *s, const char *path, const char *attr, char **ret) {
+        _cleanup_free_ char *v = NULL;
+        if (attr_string(s, path, attr, false, &v) < 0)
+                return;
+        if (streq(v, "Unknown") || startswith(v, "Unknown"))
+                return;
+        if (parse_link_speed(v, ret) < 0)
+                scan_warn(s, "%s/%s: unexpected link speed '%s'", scan_rel(s, path), attr, v);
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strverscmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int pci_read_vfs(struct scan *s, const char *path, struct pci_device_info *pci) {
+        _cleanup_closedir_ DIR *dh = opendir(path);
+        struct dirent *de;
+        int r;
+        if (!dh)
+                return 0;
+        while ((de = readdir(dh))) {
+                if (!startswith(de->d_name, "virtfn"))
+                        continue;
+                char *b = NULL;
+                if (attr_link_basename(s, path, de->d_name, true, &b) < 0)
+                        continue;
+                r = strv_push(&pci->virtfn_addrs, b);
+                if (r < 0)
+                        return r;
+        }
+        /* virtfn10 after virtfn9: the addresses themselves sort right */
+        if (pci->virtfn_addrs)
+                qsort(pci->virtfn_addrs, strv_length(pci->virtfn_addrs), sizeof(char *), cmp_str);
+        return 0;
+}
+
+int pci_read(struct scan *s, const char *path, struct nodedev **ret) {
+        _cleanup_free_ char *sysname = path_basename_dup(path);
+        _cleanup_(nodedev_freep) struct nodedev *d = NULL;
+        struct pci_device_info *pci;
+        unsigned v;
+        int r;
+
+        if (!sysname)
+                return -ENOMEM;
+        d = nodedev_new(path, "pci", NODEDEV_CAP_PCI);
+        if (!d)
+                return -ENOMEM;
+        pci = &d->u.pci;
+        r = parse_pci_addr(sysname, &pci->addr);
+        if (r < 0) {
+                scan_warn(s, "%s: not a PCI address", scan_rel(s, path));
+                return r;
+        }
+        d->name = strdup_printf("pci_%04x_%02x_%02x_%x", pci->addr.domain, pci->addr.bus,
+                                pci->addr.slot, pci->addr.function);
+        if (!d->name)
+                return -ENOMEM;
+        (void) attr_hex16(s, path, "vendor", true, &pci->vendor_id);
+        (void) attr_hex16(s, path, "device", true, &pci->product_id);
+        (void) attr_hex16(s, path, "subsystem_vendor", false, &pci->subsys_vendor_id);
+        (void) attr_hex16(s, path, "subsystem_device", false, &pci->subsys_product_id);
+        if (attr_uint(s, path, "class", 16, true, &v) >= 0) {
+                if (v > 0xffffff)
+                        scan_warn(s, "%s/class: out of range", scan_rel(s, path));
+                else
+                        pci->class = v;
+        }
+        pci->is_bridge = (pci->class >> 8) == 0x0604 || (pci->class >> 8) == 0x0607;
+        (void) attr_link_basename(s, path, "driver", false, &d->driver);
+
+        _cleanup_free_ char *grp = NULL;
+        if (attr_link_basename(s, path, "iommu_group", false, &grp) >= 0) {
+                int g;
+                if (safe_atoi(grp, &g) >= 0 && g >= 0)
+                        pci->iommu_group = g;
+                else
+                        scan_warn(s, "%s/iommu_group: unexpected group '%s'", scan_rel(s, path), grp);
+        }
+        int numa;
+        if (attr_int(s, path, "numa_node", false, &numa) >= 0)
+                pci->numa_node = numa < 0 ? -1 : numa;
+
+        read_link_attr(s, path, "max_link_speed", &pci->link_max_speed);
+        read_link_attr(s, path, "current_link_speed", &pci->link_cur_speed);
+        if (attr_uint(s, path, "max_link_width", 10, false, &v) >= 0 && v <= 32)
+                pci->link_max_width = (int) v;
+        if (attr_uint(s, path, "current_link_width", 10, false, &v) >= 0 && v <= 32)
+                pci->link_cur_width = (int) v;
+
+        (void) attr_link_basename(s, path, "physfn", false, &pci->physfn_addr);
+        r = pci_read_vfs(s, path, pci);
+        if (r < 0)
+                return r;
+        if (attr_uint(s, path, "sriov_totalvfs", 10, false, &v) >= 0 && v <= 0xffff)
+                pci->sriov_totalvfs = (int) v;
+
+        _cleanup_free_ char *reset = path_join(path, "reset", NULL);
+        pci->has_reset = reset && access(reset, F_OK) == 0;
+        (void) attr_string(s, path, "reset_method", false, &pci->reset_method);
+
+        r = pci_read_mdev_types(s, path, pci);
+        if (r < 0)
+                return r;
+
+        char key[64];
+        snprintf(key, sizeof key, "pci:v%08Xd%08X", pci->vendor_id, pci->product_id);
+        hwdb_names(s, key, &pci->vendor_name, &pci->product_name);
+
+        *ret = TAKE_PTR(d);
+        return 0;
+}
