@@ -7,17 +7,18 @@
 
 static const struct verb verbs[] = {
         { "list", verb_list, "[--cap CAP[,CAP]] [--tree] [--json]",
-          "list host devices and their current owner",
-          "  --cap CAP[,CAP]  only devices with these libvirt nodedev capabilities\n"
-          "                   (usb_device, usb, pci, net, scsi_host, scsi, storage, scsi_generic, mdev)\n"
+          "list host devices and the domain holding each",
+          "  --cap CAP[,CAP]  only devices with these libvirt nodedev capabilities: usb_device,\n"
+          "                   usb, pci, net, scsi_host, scsi_target, scsi, storage,\n"
+          "                   scsi_generic, mdev\n"
           "  --tree           show the parent/child tree from 'computer'\n"
-          "  --json           machine-readable output\n",
+          "  --json           machine-readable output (see hostdev(1))\n",
           "hostdev list --cap usb_device" },
         { "dumpxml", verb_dumpxml, "NAME",
           "print a device's libvirt node-device XML (plus <serial>/<port> for USB)", NULL,
           "hostdev dumpxml usb_1_4_1" },
         { "validate", verb_validate, "FILE",
-          "parse and check FILE; print it normalised to libvirt's form", NULL,
+          "check a <hostdev>, <devices> or <domain> file; print it in libvirt's form", NULL,
           "hostdev validate dongle.xml" },
         { "resolve", verb_resolve, "FILE [--json]",
           "show which host device each <hostdev> selects and who holds it",
@@ -26,27 +27,35 @@ static const struct verb verbs[] = {
         { "qemu-args", verb_qemu_args, "FILE [--name DOMAIN]",
           "print QEMU arguments for the devices, one per line",
           "  --name DOMAIN    domain name (default: the file's <name>)\n",
-          "hostdev qemu-args vm-a.xml" },
-        { "attach-device", verb_attach_device, "DOMAIN FILE --qmp SOCKET [--connect URI] [--netns NS] [--root DIR]",
+          "hostdev qemu-args --name vm-a dongle.xml" },
+        { "attach-device", verb_attach_device,
+          "DOMAIN FILE --qmp SOCKET | --connect URI [--config] [--netns PATH|PID] [--root DIR]",
           "claim, prepare and hotplug devices into a running VM",
           "  --qmp SOCKET     the VM's QMP socket\n"
           "  --connect URI    the domain is a libvirt domain on this connection\n"
+          "                   (qemu:///system, qemu+ssh://host/system)\n"
           "  --config         with --connect: also change the persistent definition\n"
           "  --netns PATH|PID container network namespace (capabilities net)\n"
           "  --root DIR       container root (capabilities storage/misc)\n",
           "hostdev attach-device vm-a dongle.xml --qmp /run/vm-a.qmp" },
-        { "detach-device", verb_detach_device, "DOMAIN FILE [--qmp SOCKET] [--connect URI]",
+        { "detach-device", verb_detach_device,
+          "DOMAIN FILE [--qmp SOCKET] [--connect URI] [--netns PATH|PID] [--root DIR]",
           "unplug devices from a VM, give them back and release their claims",
           "  --qmp SOCKET     the VM's QMP socket (default: the one recorded at attach)\n"
-          "  --connect URI    the domain is a libvirt domain on this connection\n",
+          "  --connect URI    the domain is a libvirt domain on this connection\n"
+          "  --netns PATH|PID container network namespace (capabilities net)\n"
+          "  --root DIR       container root (capabilities storage/misc)\n",
           "hostdev detach-device vm-a dongle.xml" },
-        { "run", verb_run, "[--name DOMAIN] FILE -- QEMU-COMMAND...",
+        { "run", verb_run,
+          "[--name DOMAIN] [--netns PATH|PID] [--root DIR] FILE -- QEMU-COMMAND...",
           "claim devices, run QEMU with them, re-attach replugged dongles, release at exit",
-          "  --name DOMAIN    domain name (default: the file's <name>)\n",
-          "hostdev run --name vm-a vm-a.xml -- qemu-system-x86_64 -m 1G disk.img" },
+          "  --name DOMAIN    domain name (default: the file's <name>)\n"
+          "  --netns PATH|PID container network namespace (capabilities net)\n"
+          "  --root DIR       container root (capabilities storage/misc)\n",
+          "hostdev run --name vm-a dongle.xml -- qemu-system-x86_64 -m 1G disk.img" },
         { "nodedev-detach", verb_nodedev_detach, "NAME [--driver vfio-pci] [--force]",
-          "bind a PCI device to vfio-pci (or another stub driver)",
-          "  --driver DRIVER  stub driver (default vfio-pci)\n"
+          "unbind a PCI device from its host driver and bind it to vfio-pci",
+          "  --driver DRIVER  stub driver: vfio-pci (default) or pci-stub\n"
           "  --force          detach even if the host appears to use the device\n",
           "hostdev nodedev-detach pci_0000_00_03_0" },
         { "nodedev-reattach", verb_nodedev_reattach, "NAME",
@@ -57,13 +66,17 @@ static const struct verb verbs[] = {
           "hostdev nodedev-reset pci_0000_00_03_0" },
         { "status", verb_status, "[--json] [--connect URI]",
           "show every claim: device, identity, domain, since, state",
-          "  --json           machine-readable output\n",
-          "hostdev status" },
-        { "release", verb_release, "DOMAIN",
-          "drop a domain's claims and give its devices back", NULL,
+          "  --json           machine-readable output\n"
+          "  --connect URI    the domains are libvirt domains on this connection\n",
+          "hostdev status --json" },
+        { "release", verb_release, "DOMAIN [--connect URI]",
+          "drop a domain's claims and give its devices back",
+          "  --connect URI    the domain is a libvirt domain on this connection\n",
           "hostdev release vm-a" },
-        { "watch", verb_watch, "[--connect URI]",
-          "the daemon: re-attach replugged dongles, reconcile claims", NULL,
+        { "watch", verb_watch, "[--domain DOMAIN] [--verbose]",
+          "the daemon: re-attach replugged dongles to their VMs, reconcile claims",
+          "  --domain DOMAIN  only follow this domain's claims\n"
+          "  --verbose        also log each uevent and decision\n",
           "hostdev watch" },
         { "export", verb_export, "FILE",
           "serve the selected USB devices over USB/IP (usbip-host + usbipd)", NULL,
