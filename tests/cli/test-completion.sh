@@ -146,9 +146,17 @@ expect '--qmp' $H attach-device --q
 expect '--config --connect' $H attach-device vm-a x.xml --con
 expect '--driver' $H nodedev-detach --d
 expect 'pci-stub vfio-pci' $H nodedev-detach --driver ''
-expect '-- --connect --help --name --netns --root' $H run --
+expect '-- --help --name --netns --root' $H run --
 expect '' $H status ''
 expect '' $H dumpxml usb_1_4_1 ''
+
+# each command's options are exactly those its --help describes
+for v in ${ALL#--help --version }; do
+        want=$("$HOSTDEV_BIN" "$v" --help | sed -n '/^options:/,/^$/p' | grep -oE '^  --[a-z-]+' | sed 's/^ *//' | sort -u | tr '\n' ' ')
+        want=$(printf '%s --help' "$want" | tr ' ' '\n' | sed '/^$/d' | sort -u | tr '\n' ' '); want=${want% }
+        [ "$v" = run ] && want=$(printf '%s --' "$want" | tr ' ' '\n' | sort -u | tr '\n' ' ') && want=${want% }
+        expect "$want" $H "$v" --
+done
 
 # files: XML files and directories for FILE, nothing for the argument after FILE
 cd "$FILES"
@@ -172,6 +180,7 @@ expect 'vm-a vm-b' "$F" release ''
 expect 'vm-b' "$F" release vm-b
 expect 'vm-a vm-b' "$F" attach-device ''
 expect 'vm-a vm-b' "$F" run --name ''
+expect 'vm-a vm-b' "$F" watch --domain ''
 expect 'vm-a vm-b' "$F" qemu-args vm-a.xml --name ''
 # a failing hostdev: no names, no noise
 expect '' "$FAKE/broken" dumpxml ''
