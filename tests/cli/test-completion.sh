@@ -68,8 +68,8 @@ make_sysfs() {
         ln -s ../../../kernel/iommu_groups/4 "$pci/0000:00:04.0/iommu_group"
         local hub=$pci/0000:00:04.0/usb1 dev=$pci/0000:00:04.0/usb1/1-4
         mkdir -p "$hub" "$dev"
-        ln -s ../../../../devices/pci0000:00/0000:00:04.0/usb1 "$r/bus/usb/devices/usb1"
-        ln -s ../../../../devices/pci0000:00/0000:00:04.0/usb1/1-4 "$r/bus/usb/devices/1-4"
+        ln -s ../../../devices/pci0000:00/0000:00:04.0/usb1 "$r/bus/usb/devices/usb1"
+        ln -s ../../../devices/pci0000:00/0000:00:04.0/usb1/1-4 "$r/bus/usb/devices/1-4"
         for d in "$hub" "$dev"; do
                 ln -s "$(realpath --relative-to="$d" "$r/bus/usb")" "$d/subsystem"
                 ln -s "$(realpath --relative-to="$d" "$r/bus/usb/drivers/usb")" "$d/driver"
