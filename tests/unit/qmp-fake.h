@@ -36,8 +36,8 @@ struct qmp_fake {
         unsigned n_commands; /* commands received */
 };
 
-static void fake_fail(struct qmp_fake *f, const char *fmt, ...) _printf_(2, 3);
-static void fake_fail(struct qmp_fake *f, const char *fmt, ...) {
+_unused_ static void fake_fail(struct qmp_fake *f, const char *fmt, ...) _printf_(2, 3);
+_unused_ static void fake_fail(struct qmp_fake *f, const char *fmt, ...) {
         va_list ap;
         if (f->error)
                 return;
@@ -47,7 +47,7 @@ static void fake_fail(struct qmp_fake *f, const char *fmt, ...) {
         va_end(ap);
 }
 
-static int fake_send(struct qmp_fake *f, const char *s, size_t n) {
+_unused_ static int fake_send(struct qmp_fake *f, const char *s, size_t n) {
         while (n > 0) {
                 ssize_t k = send(f->fd, s, n, MSG_NOSIGNAL);
                 if (k < 0) {
@@ -62,7 +62,7 @@ static int fake_send(struct qmp_fake *f, const char *s, size_t n) {
 }
 
 /* Read one line (without the newline) with a 10 s limit; NULL on EOF/timeout. */
-static char *fake_read_line(struct qmp_fake *f) {
+_unused_ static char *fake_read_line(struct qmp_fake *f) {
         for (;;) {
                 char *nl = memchr(f->inbuf, '\n', f->inlen);
                 if (nl) {
@@ -84,7 +84,7 @@ static char *fake_read_line(struct qmp_fake *f) {
         }
 }
 
-static void *fake_run(void *userdata) {
+_unused_ static void *fake_run(void *userdata) {
         struct qmp_fake *f = userdata;
         _cleanup_free_ char *last_id = NULL;
 
@@ -164,7 +164,7 @@ static void *fake_run(void *userdata) {
 }
 
 /* Start the server on a socketpair; *ret_client_fd is the client's end. */
-static int qmp_fake_start_lines(struct qmp_fake *f, char **lines, int *ret_client_fd) {
+_unused_ static int qmp_fake_start_lines(struct qmp_fake *f, char **lines, int *ret_client_fd) {
         int sv[2];
         memset(f, 0, sizeof(*f));
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -181,7 +181,7 @@ static int qmp_fake_start_lines(struct qmp_fake *f, char **lines, int *ret_clien
 }
 
 /* Load tests/data/qmp/NAME.script (HOSTDEV_TEST_DATA) and start it. */
-static int qmp_fake_start(struct qmp_fake *f, const char *name, int *ret_client_fd) {
+_unused_ static int qmp_fake_start(struct qmp_fake *f, const char *name, int *ret_client_fd) {
         const char *data = getenv("HOSTDEV_TEST_DATA");
         _cleanup_free_ char *path = NULL, *text = NULL;
         char **lines = NULL, *save = NULL;
@@ -197,7 +197,7 @@ static int qmp_fake_start(struct qmp_fake *f, const char *name, int *ret_client_
 }
 
 /* Wait for the script to end; returns the mismatch message (caller frees) or NULL. */
-static char *qmp_fake_finish(struct qmp_fake *f) {
+_unused_ static char *qmp_fake_finish(struct qmp_fake *f) {
         pthread_join(f->thread, NULL);
         strv_free(f->lines);
         f->lines = NULL;
