@@ -1715,6 +1715,15 @@ const char *watch_claim_state(const struct watch *w, const char *domain, const c
         return NULL;
 }
 
+bool watch_claim_queued(const struct watch *w, const char *domain, const char *qdev_id) {
+        for (size_t i = 0; i < w->n_claims; i++) {
+                const struct wclaim *cl = w->claims[i];
+                if (streq_ptr(cl->c.domain, domain) && streq_ptr(cl->c.qdev_id, qdev_id))
+                        return cl->queued.set;
+        }
+        return false;
+}
+
 size_t watch_n_connected(const struct watch *w) {
         size_t n = 0;
         for (size_t i = 0; i < w->n_domains; i++)

@@ -125,5 +125,7 @@ void watch_get_stats(const struct watch *w, struct watch_stats *ret);
  * device of the claim now (0 while unplugged). */
 const char *watch_claim_state(const struct watch *w, const char *domain, const char *qdev_id,
                               unsigned *ret_bus, unsigned *ret_devnum);
+/* Is a device waiting (queued) for this claim's old qdev id to go? */
+bool watch_claim_queued(const struct watch *w, const char *domain, const char *qdev_id);
 /* Number of domains currently connected over QMP (tests). */
 size_t watch_n_connected(const struct watch *w);
