@@ -1,8 +1,8 @@
 #!/bin/bash
 # The man pages: hostdev(1) and hostdev-xml(5) are built (scdoc), render with man -l without
 # warnings, have their sections, document every command and option `hostdev --help` shows and
-# every environment variable of the contract; every XML example of the man pages and
-# docs/examples.md is well-formed and accepted by `hostdev validate`.
+# every environment variable of the contract; every XML example of the man pages,
+# docs/examples.md and docs/usbip.md is well-formed and accepted by `hostdev validate`.
 set -e
 . "$(dirname "$0")/lib.sh"
 : "${HOSTDEV_BUILDDIR:?HOSTDEV_BUILDDIR not set (run through meson test)}"
@@ -92,7 +92,7 @@ expect_match 'octal' "$P5" "NUMBERS: decimal bus/device"
 
 # Every XML example of the docs is well-formed and accepted by hostdev validate (wrapped in
 # <devices> unless it is a whole <domain>): all ``` blocks of hostdev-xml(5), the blocks of
-# hostdev(1) that start with '<', the ```xml blocks of docs/examples.md.
+# hostdev(1) that start with '<', the ```xml blocks of docs/examples.md and docs/usbip.md.
 command -v xmllint >/dev/null || fail "xmllint (libxml2-utils) is not installed"
 extract() { # extract FILE PREFIX OPEN-FENCE-REGEX
         awk -v dir="$TMP" -v pfx="$2" -v open_re="$3" '
@@ -104,14 +104,15 @@ extract() { # extract FILE PREFIX OPEN-FENCE-REGEX
 extract "$HOSTDEV_SRCDIR/docs/hostdev-xml.5.scd" man5- '^```$'
 extract "$HOSTDEV_SRCDIR/docs/hostdev.1.scd" man1- '^```$'
 extract "$HOSTDEV_SRCDIR/docs/examples.md" examples- '^```xml$'
+extract "$HOSTDEV_SRCDIR/docs/usbip.md" usbip- '^```xml$'
 for ex in "$TMP"/man1-*.xml; do grep -q '^<' "$ex" || rm -f "$ex"; done
-for pfx in man5 man1 examples; do
+for pfx in man5 man1 examples usbip; do
         n=$(find "$TMP" -name "$pfx-*.xml" | wc -l)
-        case $pfx in man5) min=10 ;; man1) min=2 ;; examples) min=5 ;; esac
+        case $pfx in man5) min=10 ;; man1) min=2 ;; examples) min=5 ;; usbip) min=2 ;; esac
         [ "$n" -ge "$min" ] || fail "only $n XML examples found for $pfx"
 done
 for ex in "$TMP"/*.xml; do
-        if grep -q '<domain' "$ex"; then cp "$ex" "$ex.doc"; else { echo '<devices>'; cat "$ex"; echo '</devices>'; } >"$ex.doc"; fi
+        if grep -qE '^<(domain|devices)' "$ex"; then cp "$ex" "$ex.doc"; else { echo '<devices>'; cat "$ex"; echo '</devices>'; } >"$ex.doc"; fi
         xmllint --noout "$ex.doc" 2>"$TMP/xmllint.err" || fail "example $(basename "$ex") is not well-formed: $(cat "$TMP/xmllint.err")"
         expect_exit 0 hd validate "$ex.doc"
 done
