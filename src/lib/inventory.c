@@ -656,7 +656,8 @@ static int do_scan(bool usb_only, struct inventory **ret, char **reterr) {
                 goto fail;
         }
         inv->devs[0] = c;
-        memcpy(inv->devs + 1, l.devs, l.n * sizeof(*l.devs));
+        if (l.n > 0)
+                memcpy(inv->devs + 1, l.devs, l.n * sizeof(*l.devs));
         inv->n_devs = l.n + 1;
         l.n = 0;
         devlist_done(&l);
