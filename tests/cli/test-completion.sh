@@ -196,6 +196,13 @@ for n in pci_0000_00_03_0 pci_0000_00_04_0 usb_1_4; do
         case " $names " in *" $n "*) ;; *) echo "FAIL [$mode]: fixture device $n not listed by hostdev list: $names"; failures=$((failures + 1)) ;; esac
 done
 export HOSTDEV_SYSFS_ROOT=$SYSFS
+# every capability the completion offers is one `hostdev list --cap` accepts
+comp "$HOSTDEV_BIN" list --cap ''
+for c in $GOT; do
+        "$HOSTDEV_BIN" list --cap "$c" --json >/dev/null 2>"$ERRF" ||
+                { echo "FAIL [$mode]: completion offers --cap $c, hostdev list refuses it: $(cat "$ERRF")"; failures=$((failures + 1)); }
+done
+"$HOSTDEV_BIN" list --cap no_such_cap >/dev/null 2>&1 && { echo "FAIL [$mode]: hostdev list accepts any --cap"; failures=$((failures + 1)); }
 expect "$names" "$HOSTDEV_BIN" dumpxml ''
 expect 'usb_1_4' "$HOSTDEV_BIN" dumpxml usb_1_
 expect 'pci_0000_00_03_0 pci_0000_00_04_0' "$HOSTDEV_BIN" nodedev-reattach ''
