@@ -116,4 +116,12 @@ for ex in "$TMP"/*.xml; do
         xmllint --noout "$ex.doc" 2>"$TMP/xmllint.err" || fail "example $(basename "$ex") is not well-formed: $(cat "$TMP/xmllint.err")"
         expect_exit 0 hd validate "$ex.doc"
 done
+# the normalised form hostdev-xml(5) shows for the first patch's form is what validate prints
+first=$(grep -l "vendor='0204' product='6025'" "$TMP"/man5-*.xml | head -1)
+[ -n "$first" ] || fail "hostdev-xml(5) has no example of the first patch's form"
+k=$(basename "$first" .xml); k=${k#man5-}; next=$(printf '%s/man5-%02d.xml.doc' "$TMP" $((10#$k + 1)))
+[ -f "$next" ] || fail "no example follows the first patch's form in hostdev-xml(5)"
+expect_exit 0 hd validate "$first.doc"; got=$OUT
+expect_exit 0 hd validate "$next"
+[ "$got" = "$OUT" ] || fail "hostdev-xml(5) shows the first patch's form normalised as: $(cat "$next") but validate prints: $got"
 echo ok
