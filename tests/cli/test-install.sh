@@ -3,8 +3,8 @@
 # the CLI (runs from the DESTDIR, no build-dir RPATH), libhostdev.so with its symlinks and
 # SONAME, the public header, hostdev.pc (a tiny program compiles and links against the
 # installed library through pkg-config, and cannot link against an internal symbol; the
-# library exports only hostdev_* symbols), both man pages, the bash completion, the systemd
-# unit and the tmpfiles.d entry (which systemd-tmpfiles applies to a scratch root).
+# library exports only hostdev_* symbols), both man pages, docs/examples.md and usbip.md,
+# the bash completion, the systemd unit and the tmpfiles.d entry (which systemd-tmpfiles applies to a scratch root).
 set -e
 . "$(dirname "$0")/lib.sh"
 : "${HOSTDEV_BUILDDIR:?HOSTDEV_BUILDDIR not set (run through meson test)}"
@@ -111,6 +111,11 @@ for page in man1/hostdev.1 man5/hostdev-xml.5; do
         [ -f "$f" ] || f=$f.gz
         [ -f "$f" ] || fail "no $MANDIR/$page(.gz)"
         MANPAGER=cat MANWIDTH=80 man -l "$f" 2>/dev/null | grep -q '^NAME$' || fail "installed $page does not render"
+done
+
+# --- the worked examples ---
+for f in examples.md usbip.md; do
+        [ -f "$DEST$DATADIR/doc/hostdev/$f" ] || fail "no $DATADIR/doc/hostdev/$f"
 done
 
 # --- bash completion: bash-completion's completionsdir under our datadir, else the default ---
