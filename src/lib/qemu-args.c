@@ -4,6 +4,7 @@
 
 #include "error.h"
 #include "json-util.h"
+#include "resolve.h"
 #include "util.h"
 
 struct qemu_device *qemu_device_free(struct qemu_device *d) {
@@ -425,7 +426,7 @@ int qemu_args_build(const struct hostdev_file *f, const struct nodedev *const *d
                         continue; /* optional and missing */
                 r = qemu_device_build(def, devs[i], (unsigned) i, &d, reterr);
                 if (r < 0)
-                        return r;
+                        return f->path ? error_prefix(reterr, r, "%s", f->path) : r;
                 r = qemu_device_append_args(d, &args);
                 if (r < 0)
                         return r;
@@ -436,5 +437,50 @@ int qemu_args_build(const struct hostdev_file *f, const struct nodedev *const *d
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(args);
+        return 0;
+}
+
+int qemu_resolve_devices(const struct inventory *inv, const struct registry *reg,
+                         const struct hostdev_file *f, const char *domain,
+                         const struct nodedev ***ret_devs, char **reterr) {
+        struct resolve_result *res = NULL;
+        _cleanup_free_ const struct nodedev **devs = NULL;
+        size_t n = 0;
+        int r;
+
+        r = resolve_file(inv, reg, f, domain, &res, &n);
+        if (r < 0)
+                return error_set(reterr, r, "%s: cannot resolve devices: %s", f->path, strerror(-r));
+        devs = calloc(f->n_defs + 1, sizeof(*devs));
+        if (!devs) {
+                resolve_results_free(res, n);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                const struct hostdev_def *def = f->defs[res[i].index];
+                switch (res[i].status) {
+                case RESOLVE_OK:
+                        devs[res[i].index] = res[i].device;
+                        break;
+                case RESOLVE_SKIPPED:
+                        break;
+                case RESOLVE_AMBIGUOUS:
+                        r = error_set(reterr, -ENOTUNIQ, "%s:%u: %s", f->path, def->line,
+                                      res[i].message ? res[i].message : "several devices match");
+                        break;
+                case RESOLVE_MISSING:
+                        r = error_set(reterr, -ENODEV, "%s:%u: %s", f->path, def->line,
+                                      res[i].message ? res[i].message : "no such device");
+                        break;
+                case RESOLVE_IN_USE:
+                        r = error_set(reterr, -EBUSY, "%s:%u: %s", f->path, def->line,
+                                      res[i].message ? res[i].message : "device in use by another domain");
+                        break;
+                }
+        }
+        resolve_results_free(res, n);
+        if (r < 0)
+                return r;
+        *ret_devs = TAKE_PTR(devs);
         return 0;
 }

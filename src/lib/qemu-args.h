@@ -29,6 +29,7 @@
 
 #include "hostdev-def.h"
 #include "inventory.h"
+#include "registry.h"
 #include "macro.h"
 
 struct qemu_device {
@@ -58,3 +59,12 @@ int qemu_device_append_args(const struct qemu_device *d, char ***args);
  * that are missing). Returns the strv of arguments. */
 int qemu_args_build(const struct hostdev_file *f, const struct nodedev *const *devs,
                     char ***ret, char **reterr);
+
+/* Resolve every def of f (resolve_file). Fails (-ENODEV missing, -EBUSY in use by another
+ * domain, -ENOTUNIQ ambiguous) with the resolver's message, prefixed "FILE:LINE:", when any
+ * def does not select exactly one device. *ret_devs: one entry per def, borrowed from inv,
+ * NULL for an optional device that is missing (and for vhost/mdev/iSCSI defs with no
+ * inventory device). reg and domain may be NULL. */
+int qemu_resolve_devices(const struct inventory *inv, const struct registry *reg,
+                         const struct hostdev_file *f, const char *domain,
+                         const struct nodedev ***ret_devs, char **reterr);
