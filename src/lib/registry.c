@@ -19,6 +19,7 @@ struct registry {
         int lock_fd;
         bool locked;
         bool dirty;
+        bool readonly; /* the lock file could only be opened read-only: snapshots only */
 
         struct claim **claims;
         size_t n_claims;
@@ -782,6 +783,9 @@ static int load_locked(struct registry *reg, char **reterr) {
                 registry_clear(reg);
                 if (!aside)
                         return -ENOMEM;
+                if (reg->readonly)
+                        return add_recovery(reg, strdup_printf("registry %s is unreadable; showing no claims",
+                                                               reg->path));
                 if (rename(reg->path, aside) < 0)
                         return error_set(reterr, -errno, "registry %s is unreadable and cannot be moved aside: %s",
                                          reg->path, strerror(errno));
@@ -826,6 +830,8 @@ int registry_save(struct registry *reg, char **reterr) {
         int r;
         if (!reg->locked)
                 return error_set(reterr, -ENOLCK, "registry %s: save without the lock", reg->path);
+        if (reg->readonly)
+                return error_set(reterr, -EACCES, "the claims registry %s is read-only for this user", reg->path);
         r = registry_to_json(reg, &text);
         if (r < 0)
                 return error_set(reterr, r, "out of memory writing registry");
@@ -838,10 +844,11 @@ int registry_save(struct registry *reg, char **reterr) {
 
 /* Run a mutation: lock+load when the caller does not hold the lock, save if changed. */
 static int auto_begin(struct registry *reg, bool *auto_locked, char **reterr) {
-        if (reg->locked) {
-                *auto_locked = false;
+        *auto_locked = false;
+        if (reg->locked)
                 return 0;
-        }
+        if (reg->readonly)
+                return error_set(reterr, -EACCES, "the claims registry %s is read-only for this user", reg->path);
         int r = registry_lock(reg, reterr);
         if (r < 0)
                 return r;
@@ -863,7 +870,15 @@ static int auto_end(struct registry *reg, bool auto_locked, int r, char **reterr
 
 int registry_reload(struct registry *reg, char **reterr) {
         bool al;
-        int r = auto_begin(reg, &al, reterr);
+        int r;
+        if (reg->readonly && !reg->locked) {
+                /* snapshot for a reader: recoveries are computed but cannot be written */
+                r = registry_lock(reg, reterr);
+                registry_unlock(reg);
+                reg->dirty = false;
+                return r;
+        }
+        r = auto_begin(reg, &al, reterr);
         if (r < 0)
                 return r;
         if (!al)
@@ -890,6 +905,11 @@ int registry_open(struct registry **ret, char **reterr) {
         if (r < 0)
                 return error_set(reterr, r, "cannot create state directory %s: %s", reg->dir, strerror(-r));
         reg->lock_fd = open(reg->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        if (reg->lock_fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
+                /* an unprivileged reader (resolve, list, status): flock works on O_RDONLY too */
+                reg->lock_fd = open(reg->lock_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                reg->readonly = reg->lock_fd >= 0;
+        }
         if (reg->lock_fd < 0)
                 return error_set(reterr, -errno, "cannot open %s: %s", reg->lock_path, strerror(errno));
         r = registry_reload(reg, reterr);

@@ -7,9 +7,6 @@
 #include "error.h"
 #include "hostdev-xml.h"
 
-/* hostdev-xml.c formats the normalised selector; until it is linked in (placeholder tree,
- * unit tests that do not use the parser), fall back to a local formatter of the same form. */
-#pragma weak hostdev_def_format_source
 
 const char *resolve_status_to_string(enum resolve_status s) {
         switch (s) {
@@ -76,77 +73,8 @@ bool usb_identity_matches(const struct usb_identity *id, const struct nodedev *d
 }
 
 /* ---- selector text ------------------------------------------------------------------------ */
-static char *format_source_fallback(const struct hostdev_def *def) {
-        _cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
-        strbuf_append(&sb, "<source>");
-        switch (def->type) {
-        case HOSTDEV_TYPE_USB: {
-                const struct usb_source *s = &def->source.usb;
-                if (s->has_vendor)
-                        strbuf_appendf(&sb, "<vendor id='0x%04x'/>", s->vendor);
-                if (s->has_product)
-                        strbuf_appendf(&sb, "<product id='0x%04x'/>", s->product);
-                if (s->has_bus && s->has_device)
-                        strbuf_appendf(&sb, "<address bus='%u' device='%u'/>", s->bus, s->device);
-                else if (s->has_bus && s->port)
-                        strbuf_appendf(&sb, "<address bus='%u' port='%s'/>", s->bus, s->port);
-                if (s->serial) {
-                        strbuf_append(&sb, "<serial>");
-                        strbuf_append_xml_escaped(&sb, s->serial);
-                        strbuf_append(&sb, "</serial>");
-                }
-                break;
-        }
-        case HOSTDEV_TYPE_PCI: {
-                const struct pci_addr *a = &def->source.pci.addr;
-                strbuf_appendf(&sb, "<address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>",
-                               a->domain, a->bus, a->slot, a->function);
-                break;
-        }
-        case HOSTDEV_TYPE_SCSI: {
-                const struct scsi_source *s = &def->source.scsi;
-                if (s->sg_name)
-                        strbuf_appendf(&sb, "<adapter name='%s'/>", s->sg_name);
-                else if (s->adapter)
-                        strbuf_appendf(&sb, "<adapter name='%s'/><address bus='%u' target='%u' unit='%llu'/>",
-                                       s->adapter, s->bus, s->target, s->unit);
-                break;
-        }
-        case HOSTDEV_TYPE_MDEV:
-                strbuf_appendf(&sb, "<address uuid='%s'/>", strempty(def->source.mdev.uuid));
-                break;
-        case HOSTDEV_TYPE_CAP_STORAGE:
-                strbuf_append(&sb, "<block>");
-                strbuf_append_xml_escaped(&sb, strempty(def->source.caps.block));
-                strbuf_append(&sb, "</block>");
-                break;
-        case HOSTDEV_TYPE_CAP_MISC:
-                strbuf_append(&sb, "<char>");
-                strbuf_append_xml_escaped(&sb, strempty(def->source.caps.char_dev));
-                strbuf_append(&sb, "</char>");
-                break;
-        case HOSTDEV_TYPE_CAP_NET:
-                strbuf_append(&sb, "<interface>");
-                strbuf_append_xml_escaped(&sb, strempty(def->source.caps.interface));
-                strbuf_append(&sb, "</interface>");
-                break;
-        case HOSTDEV_TYPE_SCSI_HOST:
-                strbuf_appendf(&sb, "<source protocol='%s' wwpn='%s'/>", strempty(def->source.scsi_host.protocol),
-                               strempty(def->source.scsi_host.wwpn));
-                return strdup(sb.buf + strlen("<source>")); /* self-closing form */
-        }
-        strbuf_append(&sb, "</source>");
-        return strbuf_steal(&sb);
-}
-
 static int format_selector(const struct hostdev_def *def, char **ret) {
-        if (hostdev_def_format_source)
-                return hostdev_def_format_source(def, ret);
-        char *s = format_source_fallback(def);
-        if (!s)
-                return -ENOMEM;
-        *ret = s;
-        return 0;
+        return hostdev_def_format_source(def, ret);
 }
 
 /* The <source> that selects exactly this USB device among cands. */
@@ -480,7 +408,10 @@ int resolve_def(const struct inventory *inv, const struct registry *reg, const s
         }
 
         if (res.status == RESOLVE_MISSING && def->startup_policy == STARTUP_POLICY_OPTIONAL) {
-                char *m = strdup_printf("%s (startupPolicy='optional': the device is skipped)", res.message);
+                const char *nl = strchr(res.message, '\n');
+                int first = nl ? (int) (nl - res.message) : (int) strlen(res.message);
+                char *m = strdup_printf("%.*s (startupPolicy='optional': the device is skipped)%s", first,
+                                        res.message, res.message + first);
                 if (!m) {
                         resolve_result_done(&res);
                         return -ENOMEM;
