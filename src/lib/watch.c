@@ -352,12 +352,23 @@ static void registry_note(struct watch *w, struct wclaim *cl, bool attached) {
 
         if (!w->reg || !cl->c.key)
                 return;
-        r = registry_set_location(w->reg, cl->c.key, attached ? cl->c.node : NULL,
-                                  attached ? cl->c.bus : 0, attached ? cl->c.devnum : 0,
-                                  cl->made_up_id ? NULL : cl->c.qdev_id, &err);
-        if (r >= 0)
-                r = registry_set_state(w->reg, cl->c.key,
-                                       attached ? CLAIM_STATE_ATTACHED : CLAIM_STATE_UNPLUGGED, &err);
+        /* one critical section: location and state change together */
+        r = registry_lock(w->reg, &err);
+        if (r >= 0) {
+                if (!registry_find_by_key(w->reg, cl->c.key)) {
+                        registry_unlock(w->reg); /* released meanwhile: nothing to record */
+                        return;
+                }
+                r = registry_set_location(w->reg, cl->c.key, attached ? cl->c.node : NULL,
+                                          attached ? cl->c.bus : 0, attached ? cl->c.devnum : 0,
+                                          cl->c.qdev_id, &err);
+                if (r >= 0)
+                        r = registry_set_state(w->reg, cl->c.key,
+                                               attached ? CLAIM_STATE_ATTACHED : CLAIM_STATE_UNPLUGGED, &err);
+                if (r >= 0)
+                        r = registry_save(w->reg, &err);
+                registry_unlock(w->reg);
+        }
         if (r < 0)
                 wlog(w, WATCH_LOG_WARNING, "cannot record %s of %s in the registry: %s", cl->c.key,
                      cl->c.domain, err ? err : strerror(-r));

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include "inventory.h"
 #include "qmp-fake.h"
@@ -509,6 +510,132 @@ static void test_stuck_peer(void **state) {
         fake_vm_finish(&b);
 }
 
+
+/* ---- with the registry ------------------------------------------------------------------- */
+static void reg_add(struct registry *reg, const char *domain, pid_t pid, const char *qmp, const char *key,
+                    const char *serial, const char *port, unsigned bus, unsigned devnum, const char *node,
+                    const char *qemu_id, enum claim_state st) {
+        _cleanup_free_ char *err = NULL;
+        struct domain_record rec = { .name = (char *) domain, .qmp_socket = (char *) qmp };
+        assert_int_equal(domain_record_set_process(&rec, pid), 0);
+        assert_int_equal(registry_domain_set(reg, &rec, &err), 0);
+        struct claim c = {
+                .type = HOSTDEV_TYPE_USB, .key = (char *) key, .node = (char *) node,
+                .usb = { .vendor = 0x46f4, .product = 1, .serial = (char *) serial, .port = (char *) port,
+                         .select = USB_SELECT_IDS | USB_SELECT_SERIAL, .bus = bus, .devnum = devnum },
+                .qemu_id = (char *) qemu_id, .state = st,
+        };
+        assert_int_equal(registry_claim(reg, domain, &c, NULL, &err), 1);
+        assert_int_equal(registry_set_state(reg, key, st, &err), 0);
+}
+
+static void reg_expect(const char *key, const char *state, unsigned devnum) {
+        _cleanup_(registry_freep) struct registry *reg = NULL;
+        _cleanup_free_ char *err = NULL;
+        assert_int_equal(registry_open(&reg, &err), 0);
+        const struct claim *c = registry_find_by_key(reg, key);
+        if (!c)
+                fail_msg("registry has no claim %s", key);
+        if (!streq(claim_state_to_string(c->state), state) || c->usb.devnum != devnum)
+                fail_msg("registry %s: want %s dev %u, is %s dev %u", key, state, devnum,
+                         claim_state_to_string(c->state), c->usb.devnum);
+}
+
+static bool has_claim(struct watch *w, void *userdata) {
+        return watch_claim_state(w, "vm-b", userdata, NULL, NULL) != NULL;
+}
+
+/* The daemon's view: domains and claims come from the registry (running domain = live pid +
+ * QMP socket), what the loop does is written back, new claims are picked up (inotify), and
+ * a domain whose process is gone is left alone. */
+static void test_registry(void **state) {
+        _cleanup_(registry_freep) struct registry *reg = NULL;
+        _cleanup_free_ char *err = NULL;
+        struct watch *w = NULL;
+        struct fake_vm b = { 0 };
+        static const char *const script[] = {
+                HANDSHAKE,
+                "expect qom-list {\"path\":\"/machine/peripheral\"}",
+                "reply {\"return\":[{\"name\":\"hostdev0\",\"type\":\"child<usb-host>\"}]}",
+                "expect qom-get {\"property\":\"hostbus\"}",
+                "reply {\"return\":1}",
+                "expect qom-get {\"property\":\"hostaddr\"}",
+                "reply {\"return\":3}",
+                "expect qom-get {\"property\":\"hostdevice\"}",
+                "reply {\"return\":\"\"}",
+                /* unplug */
+                "expect device_del {\"id\":\"hostdev0\"}",
+                "reply {\"return\":{}}",
+                "send {\"event\":\"DEVICE_DELETED\",\"data\":{\"device\":\"hostdev0\"},\"timestamp\":{\"seconds\":1,\"microseconds\":2}}",
+                /* replug */
+                "expect device_add {\"driver\":\"usb-host\",\"id\":\"hostdev0\",\"hostbus\":1,\"hostaddr\":9}",
+                "reply {\"return\":{}}",
+                /* a new claim in the registry (DONGLE-A, optional, not yet in the VM): reconcile */
+                "expect qom-list {\"path\":\"/machine/peripheral\"}",
+                "reply {\"return\":[{\"name\":\"hostdev0\",\"type\":\"child<usb-host>\"}]}",
+                "expect qom-get {\"property\":\"hostbus\"}",
+                "reply {\"return\":1}",
+                "expect qom-get {\"property\":\"hostaddr\"}",
+                "reply {\"return\":9}",
+                "expect qom-get {\"property\":\"hostdevice\"}",
+                "reply {\"return\":\"\"}",
+                "expect device_add {\"driver\":\"usb-host\",\"id\":\"hostdev1\",\"hostbus\":1,\"hostaddr\":2}",
+                "reply {\"return\":{}}",
+                "eof",
+                NULL,
+        };
+        struct watch_options o = { .no_udev = true, .reconcile_ms = 600000, .log = log_cb };
+        pid_t dead;
+
+        fake_vm_listen(&b, "vm-b");
+        assert_int_equal(registry_open(&reg, &err), 0);
+        reg_add(reg, "vm-b", getpid(), b.path, "usb:46f4:0001:serial:DONGLE-B", "DONGLE-B", "1-2", 1, 3,
+                "usb_1_2", "hostdev0", CLAIM_STATE_ATTACHED);
+        /* vm-c: its process is gone */
+        dead = fork();
+        if (dead == 0)
+                _exit(0);
+        assert_true(dead > 0);
+        reg_add(reg, "vm-c", dead, "/nonexistent.qmp", "usb:46f4:0001:serial:DONGLE-C", "DONGLE-C", "1-3.1",
+                0, 0, NULL, "hostdev0", CLAIM_STATE_UNPLUGGED);
+        assert_int_equal(waitpid(dead, NULL, 0), dead);
+
+        assert_int_equal(watch_new(&w, &o, &err), 0);
+        fake_vm_accept(w, &b, script);
+        wait_claim(w, "vm-b", "hostdev0", "present", 3);
+        /* vm-c is not running: not followed, its dongle is untouched */
+        assert_null(watch_claim_state(w, "vm-c", "hostdev0", NULL, NULL));
+        inject(w, "add", "1-3/1-3.1", 5);
+
+        inject(w, "remove", "1-2", 3);
+        wait_claim(w, "vm-b", "hostdev0", "absent", 0);
+        reg_expect("usb:46f4:0001:serial:DONGLE-B", "unplugged", 0);
+        set_attr("1-2", "devnum", "9");
+        inject(w, "add", "1-2", 9);
+        wait_claim(w, "vm-b", "hostdev0", "present", 9);
+        reg_expect("usb:46f4:0001:serial:DONGLE-B", "attached", 9);
+
+        /* attach-device/run adds a claim while the loop runs */
+        reg_add(reg, "vm-b", getpid(), b.path, "usb:46f4:0001:serial:DONGLE-A", "DONGLE-A", "1-1", 0, 0, NULL,
+                "hostdev1", CLAIM_STATE_UNPLUGGED);
+        assert_true(pump_until(w, has_claim, "hostdev1", 5000));
+        wait_claim(w, "vm-b", "hostdev1", "present", 2);
+        reg_expect("usb:46f4:0001:serial:DONGLE-A", "attached", 2);
+        /* vm-c's claim: dropped by the registry's gc (its process is dead) or left as it was */
+        {
+                _cleanup_(registry_freep) struct registry *r2 = NULL;
+                assert_int_equal(registry_open(&r2, &err), 0);
+                const struct claim *c = registry_find_by_key(r2, "usb:46f4:0001:serial:DONGLE-C");
+                if (c) {
+                        assert_int_equal(c->state, CLAIM_STATE_UNPLUGGED);
+                        assert_int_equal(c->usb.devnum, 0);
+                }
+        }
+
+        watch_free(w);
+        fake_vm_finish(&b);
+}
+
 int main(void) {
         /* qmp-fake.h helpers this test does not need (it accepts real sockets itself) */
         (void) qmp_fake_start;
@@ -520,6 +647,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_two_vms_other_port, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_vm_off_and_ambiguous, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stuck_peer, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
