@@ -220,10 +220,27 @@ static bool in_list(const char *const *l, const char *s) {
 }
 
 /* Every attribute of n must be in allowed (NULL-terminated). */
+static bool has_control_chars(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char) *s < 0x20 || *s == 0x7f)
+                        return true;
+        return false;
+}
+
 static int check_attrs(struct pctx *c, xmlNodePtr n, const char *const *allowed) {
         for (xmlAttrPtr a = n->properties; a; a = a->next) {
-                if (!a->ns && in_list(allowed, (const char *) a->name))
+                if (!a->ns && in_list(allowed, (const char *) a->name)) {
+                        xmlChar *v = xmlNodeGetContent((xmlNodePtr) a);
+                        bool bad;
+                        if (!v)
+                                return -ENOMEM;
+                        bad = has_control_chars((const char *) v);
+                        xmlFree(v);
+                        if (bad)
+                                return perr(c, n, "<%s %s=...>: control characters (tab, newline, ...) are not allowed in values",
+                                            nname(n), (const char *) a->name);
                         continue;
+                }
                 if (!allowed[0])
                         return perr(c, n, "<%s> takes no attributes, remove '%s%s%s'", nname(n),
                                     a->ns && a->ns->prefix ? (const char *) a->ns->prefix : "",
@@ -318,6 +335,10 @@ static int elem_text(struct pctx *c, xmlNodePtr n, bool allow_empty, char **ret)
         xmlFree(t);
         if (!v)
                 return -ENOMEM;
+        if (has_control_chars(v)) {
+                free(v);
+                return perr(c, n, "<%s>: control characters (tab, newline, ...) are not allowed in the value", nname(n));
+        }
         if (!allow_empty && !*v) {
                 free(v);
                 return perr(c, n, "<%s> is empty; write its value between <%s> and </%s>", nname(n),
