@@ -145,3 +145,16 @@ for b in disks:
                for d in devs), b
 assert len(pci) + len(disks) > 0, "this machine shows no PCI or block device"
 ' || fail "real /sys listing misses devices"
+
+# --- capture this machine's /sys into a fixture: the listing and XML from it match the live one
+CAP=$STATE/cap
+bash "$HOSTDEV_SRCDIR/tests/capture-sysfs.sh" "$CAP" >/dev/null || fail "capture-sysfs.sh failed"
+live=$(hd list --json | sed 's|"/sys"|"ROOT"|; s|"/sys/|"ROOT/|')
+captured=$(HOSTDEV_SYSFS_ROOT=$CAP hd list --json 2>&1 | sed "s|\"$CAP\"|\"ROOT\"|; s|\"$CAP/|\"ROOT/|")
+[ "$live" = "$captured" ] || fail "listing of the captured tree differs: $(diff <(echo "$live") <(echo "$captured") | head -20)"
+for n in $(printf '%s' "$live" | python3 -c 'import json,sys; print(" ".join(d["name"] for d in json.load(sys.stdin) if d["capability"] in ("pci","net","storage")))'); do
+        a=$(hd dumpxml "$n" | sed 's|<path>/sys/|<path>ROOT/|')
+        b=$(HOSTDEV_SYSFS_ROOT=$CAP hd dumpxml "$n" | sed "s|<path>$CAP/|<path>ROOT/|")
+        [ "$a" = "$b" ] || fail "dumpxml $n differs on the captured tree: $(diff <(echo "$a") <(echo "$b"))"
+done
+echo "test-list: all checks passed"
