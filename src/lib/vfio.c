@@ -926,9 +926,12 @@ int pci_detach(const struct pci_addr *a, const char *stub_driver, unsigned flags
                 r = pci_host_uses(a, &reason);
                 if (r < 0)
                         return error_set(reterr, r, "cannot check whether the host uses %s: %s", addr, strerror(-r));
-                if (r > 0)
-                        return error_set(reterr, -EBUSY, "refusing to detach %s: %s (use --force to detach it anyway)",
-                                         addr, reason ? reason : "the host uses it");
+                if (r > 0) {
+                        /* the reason names the device first: say "it" instead */
+                        const char *rest = reason ? startswith(reason, addr) : NULL;
+                        return error_set(reterr, -EBUSY, "refusing to detach %s: %s%s (use --force to detach it anyway)",
+                                         addr, rest ? "it" : "", rest ? rest : reason ? reason : "the host uses it");
+                }
         }
         if (streq(stub, "vfio-pci")) {
                 group = pci_iommu_group(a);
@@ -965,7 +968,8 @@ int pci_detach(const struct pci_addr *a, const char *stub_driver, unsigned flags
                         int q = rollback(a, orig);
                         if (q >= 0)
                                 (void) record_remove(a);
-                        return error_set(reterr, r, "cannot unbind %s from %s: %s; %s", addr, cur, strerror(-r),
+                        return error_set(reterr, r, "cannot unbind %s from %s: %s; %s", addr, cur,
+                                         r == -ETIMEDOUT ? "the driver did not let go of it in time" : strerror(-r),
                                          q >= 0 ? "left on its driver" : "and could not restore it");
                 }
         }
@@ -1081,8 +1085,11 @@ int pci_reset(const struct pci_addr *a, char **reterr) {
         r = pci_host_uses(a, &reason);
         if (r < 0)
                 return error_set(reterr, r, "cannot check whether the host uses %s: %s", addr, strerror(-r));
-        if (r > 0)
-                return error_set(reterr, -EBUSY, "refusing to reset %s: %s", addr, reason ? reason : "the host uses it");
+        if (r > 0) {
+                const char *rest = reason ? startswith(reason, addr) : NULL;
+                return error_set(reterr, -EBUSY, "refusing to reset %s: %s%s", addr, rest ? "it" : "",
+                                 rest ? rest : reason ? reason : "the host uses it");
+        }
         if (access(rp, F_OK) < 0)
                 return error_set(reterr, -EOPNOTSUPP,
                                  "%s offers no reset method (no 'reset' attribute: no FLR, power-management or bus reset is available)",
