@@ -241,6 +241,7 @@ struct interface_extras {
         size_t n_vlan_tags;
         bool vlan_trunk;
         struct virtualport_def *virtualport;
+        enum tristate trust_guest_rx_filters; /* <interface trustGuestRxFilters='yes|no'> */
 };
 
 enum teaming_type {

@@ -1827,9 +1827,11 @@ static int parse_interface(struct pctx *c, xmlNodePtr n, struct hostdev_def **re
         x = def->iface = calloc(1, sizeof(*x));
         if (!x)
                 return -ENOMEM;
-        if ((r = CHECK_ATTRS(c, n, "type", "managed")) < 0)
+        if ((r = CHECK_ATTRS(c, n, "type", "managed", "trustGuestRxFilters")) < 0)
                 return r;
         if ((r = tristate_attr(c, n, "managed", "yes", "no", &def->managed)) < 0)
+                return r;
+        if ((r = tristate_attr(c, n, "trustGuestRxFilters", "yes", "no", &x->trust_guest_rx_filters)) < 0)
                 return r;
 
         FOREACH_CHILD(c, n, ch, r) {
@@ -1970,8 +1972,9 @@ static int parse_root(struct pctx *c, xmlNodePtr root, struct hostdev_file *f) {
                         return perr(c, root, "<domain> needs a <name>");
                 return 0;
         }
-        return perr(c, root, "<%s> is not a host device description; write <hostdev>, <interface type='hostdev'>, <devices> or <domain>",
-                    nname(root));
+        return perr(c, root, "<%s%s%s> is not a host device description; write <hostdev>, <interface type='hostdev'>, <devices> or <domain>",
+                    root->ns && root->ns->prefix ? (const char *) root->ns->prefix : "",
+                    root->ns && root->ns->prefix ? ":" : "", nname(root));
 }
 
 /* ---- libxml2 plumbing --------------------------------------------------------------------- */
@@ -2493,6 +2496,8 @@ static void fmt_interface(const struct hostdev_def *def, struct out *o, unsigned
         strbuf_append(sb, "<interface type='hostdev'");
         if (def->managed)
                 a_str(o, "managed", def->managed == TRISTATE_YES ? "yes" : "no");
+        if (x && x->trust_guest_rx_filters)
+                a_str(o, "trustGuestRxFilters", x->trust_guest_rx_filters == TRISTATE_YES ? "yes" : "no");
         strbuf_append(sb, ">");
         o_end(o);
         if (x && x->mac) {
