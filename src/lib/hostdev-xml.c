@@ -2006,15 +2006,19 @@ static void on_structured_error(void *data, xmlErrorPtr e) {
         size_t l = strlen(m);
         while (l > 0 && (m[l - 1] == '\n' || m[l - 1] == ' '))
                 l--;
+        int line = e->line > 0 ? e->line : (ctxt->input && ctxt->input->line > 0 ? ctxt->input->line : 1);
         if (e->code == XML_ERR_INTERNAL_ERROR && strstr(m, "depth"))
-                st->err = strdup_printf("%s:%d: elements nested deeper than %d levels", st->name,
-                                        e->line > 0 ? e->line : 1, DEPTH_MAX);
+                st->err = strdup_printf("%s:%d: elements nested deeper than %d levels", st->name, line, DEPTH_MAX);
         else if (e->code == XML_ERR_UNDECLARED_ENTITY || e->code == XML_WAR_UNDECLARED_ENTITY ||
                  e->code == XML_ERR_ENTITY_LOOP)
-                st->err = strdup_printf("%s:%d: DOCTYPE/entities are not allowed (%.*s)", st->name,
-                                        e->line > 0 ? e->line : 1, (int) l, m);
+                st->err = strdup_printf("%s:%d: DOCTYPE/entities are not allowed (%.*s)", st->name, line, (int) l, m);
         else
-                st->err = strdup_printf("%s:%d: %.*s", st->name, e->line > 0 ? e->line : 1, (int) l, m);
+                st->err = strdup_printf("%s:%d: %.*s", st->name, line, (int) l, m);
+}
+
+/* libxml2 reports some errors (encoding, I/O) without the parser context, through its global
+ * handlers: silence the generic one for the duration of a parse. */
+static void on_generic_error(void *ctx, const char *msg, ...) {
 }
 
 static void on_internal_subset(void *ctx, const xmlChar *name, const xmlChar *ext, const xmlChar *sys) {
@@ -2085,9 +2089,17 @@ int hostdev_file_parse_buffer(const char *buf, size_t len, const char *name, str
         ctxt->vctxt.error = NULL;
         ctxt->vctxt.warning = NULL;
 
+        xmlStructuredErrorFunc saved_serror = xmlStructuredError;
+        void *saved_sctx = xmlStructuredErrorContext;
+        xmlGenericErrorFunc saved_gerror = xmlGenericError;
+        void *saved_gctx = xmlGenericErrorContext;
+        xmlSetStructuredErrorFunc(ctxt, on_structured_error);
+        xmlSetGenericErrorFunc(NULL, on_generic_error);
         doc = xmlCtxtReadMemory(ctxt, buf, (int) len, NULL, NULL,
                                 XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_BIG_LINES |
                                         XML_PARSE_NOXINCNODE);
+        xmlSetStructuredErrorFunc(saved_sctx, saved_serror);
+        xmlSetGenericErrorFunc(saved_gctx, saved_gerror);
         if (st.err) {
                 r = error_set(reterr, -EINVAL, "%s", st.err);
                 free(st.err);
