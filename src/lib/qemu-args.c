@@ -396,6 +396,37 @@ int qemu_device_build(const struct hostdev_def *def, const struct nodedev *dev, 
         return 0;
 }
 
+int qemu_device_set_id(struct qemu_device *d, const char *id) {
+        _cleanup_free_ char *copy = strdup(id), *node = NULL;
+        json_object *s;
+
+        if (!copy)
+                return -ENOMEM;
+        s = json_object_new_string(id);
+        if (!s || json_object_object_add(d->device, "id", s) < 0) {
+                json_object_put(s);
+                return -ENOMEM;
+        }
+        free(d->id);
+        d->id = TAKE_PTR(copy);
+        if (d->blockdev && strlen(id) + strlen("-backend") <= 31) {
+                node = strdup_printf("%s-backend", id);
+                if (!node)
+                        return -ENOMEM;
+                json_object *a = json_object_new_string(node), *b = json_object_new_string(node);
+                if (!a || !b || json_object_object_add(d->blockdev, "node-name", a) < 0) {
+                        json_object_put(a);
+                        json_object_put(b);
+                        return -ENOMEM;
+                }
+                if (json_object_object_add(d->device, "drive", b) < 0) {
+                        json_object_put(b);
+                        return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
 int qemu_device_append_args(const struct qemu_device *d, char ***args) {
         int r;
         if (d->blockdev) {

@@ -49,6 +49,10 @@ char *qemu_device_id(const struct hostdev_def *def, unsigned index);
 int qemu_device_build(const struct hostdev_def *def, const struct nodedev *dev, unsigned index,
                       struct qemu_device **ret, char **reterr);
 
+/* Change the qdev id (and the blockdev node name to "<id>-backend" when that fits QEMU's
+ * 31-character limit). */
+int qemu_device_set_id(struct qemu_device *d, const char *id);
+
 /* JSON text of a property object as QEMU takes it on the command line (no slash escaping). */
 const char *qemu_json_string(json_object *o);
 
