@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -385,6 +386,33 @@ static int record_remove(const struct pci_addr *a) {
         if (unlink(p) < 0 && errno != ENOENT)
                 return -errno;
         return 0;
+}
+
+/* Serialise hostdev processes working on the same device: an flock()ed
+ * state_dir()/pci/ADDR.lock, released when the returned fd is closed. */
+static int device_lock(const struct pci_addr *a, char **reterr) {
+        char b[PCI_ADDR_STRLEN], name[PCI_ADDR_STRLEN + 8];
+        _cleanup_free_ char *dir = path_join(state_dir(), "pci", NULL), *p = NULL;
+        int fd, r;
+
+        snprintf(name, sizeof name, "%s.lock", pci_addr_format_sysfs(a, b));
+        p = path_join(state_dir(), "pci", name, NULL);
+        if (!dir || !p)
+                return -ENOMEM;
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return error_set(reterr, r, "cannot create %s: %s", dir, strerror(-r));
+        fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd < 0)
+                return error_set(reterr, -errno, "cannot open %s: %s", p, strerror(errno));
+        while (flock(fd, LOCK_EX) < 0) {
+                if (errno != EINTR) {
+                        r = -errno;
+                        safe_close(fd);
+                        return error_set(reterr, r, "cannot lock %s: %s", p, strerror(-r));
+                }
+        }
+        return fd;
 }
 
 int pci_record_get(const struct pci_addr *a, char **ret_orig_driver) {
@@ -881,8 +909,8 @@ static int wait_for_vfio_node(int group) {
         return 0;
 }
 
-int pci_detach(const struct pci_addr *a, const char *stub_driver, unsigned flags,
-               char **ret_orig_driver, char **reterr) {
+static int detach_locked(const struct pci_addr *a, const char *stub_driver, unsigned flags,
+                         char **ret_orig_driver, char **reterr) {
         _cleanup_free_ char *cur = NULL, *orig = NULL, *rec_orig = NULL, *rec_stub = NULL, *reason = NULL,
                             *now = NULL, *ov = NULL;
         const char *stub = stub_driver ? stub_driver : PCI_STUB_DRIVER_DEFAULT;
@@ -1002,7 +1030,7 @@ int pci_detach(const struct pci_addr *a, const char *stub_driver, unsigned flags
         return 1;
 }
 
-int pci_reattach(const struct pci_addr *a, const char *orig_driver, char **reterr) {
+static int reattach_locked(const struct pci_addr *a, const char *orig_driver, char **reterr) {
         _cleanup_free_ char *cur = NULL, *ov = NULL, *rec_orig = NULL, *rec_stub = NULL, *now = NULL;
         const char *orig;
         char addr[PCI_ADDR_STRLEN];
@@ -1034,9 +1062,7 @@ int pci_reattach(const struct pci_addr *a, const char *orig_driver, char **reter
                 (void) record_remove(a);
                 return 0;
         }
-        if (!cur && !ov && !orig && !has_rec)
-                return 0;
-
+        /* unbound (or on a stub): clear the override, unbind, and let the kernel probe */
         if (ov) {
                 r = set_override(a, NULL);
                 if (r < 0)
@@ -1068,6 +1094,29 @@ int pci_reattach(const struct pci_addr *a, const char *orig_driver, char **reter
         }
         (void) record_remove(a);
         return 1;
+}
+
+int pci_detach(const struct pci_addr *a, const char *stub_driver, unsigned flags,
+               char **ret_orig_driver, char **reterr) {
+        _cleanup_close_ int lock = -1;
+        int r = device_check_exists(a, reterr);
+        if (r < 0)
+                return r;
+        lock = device_lock(a, reterr);
+        if (lock < 0)
+                return lock;
+        return detach_locked(a, stub_driver, flags, ret_orig_driver, reterr);
+}
+
+int pci_reattach(const struct pci_addr *a, const char *orig_driver, char **reterr) {
+        _cleanup_close_ int lock = -1;
+        int r = device_check_exists(a, reterr);
+        if (r < 0)
+                return r;
+        lock = device_lock(a, reterr);
+        if (lock < 0)
+                return lock;
+        return reattach_locked(a, orig_driver, reterr);
 }
 
 int pci_reset(const struct pci_addr *a, char **reterr) {

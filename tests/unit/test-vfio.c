@@ -180,6 +180,27 @@ static void test_reattach_explicit_and_no_record(void **state) {
         assert_driver(fk, "0000:01:02.0", "e1000");
 }
 
+static void test_reattach_unbound(void **state) {
+        struct fakekernel *fk = *state;
+        _cleanup_free_ char *err = NULL;
+
+        /* unbound by hand, no record: reattach lets the kernel probe it */
+        assert_int_equal(fakekernel_write(fk, "bus/pci/drivers/e1000/unbind", "0000:00:03.0"), 0);
+        assert_driver(fk, "0000:00:03.0", "");
+        assert_int_equal(pci_reattach(PA("0000:00:03.0"), NULL, &err), 1);
+        assert_null(err);
+        assert_driver(fk, "0000:00:03.0", "e1000");
+
+        /* an unbound device detaches too, and its record says it had no driver */
+        assert_int_equal(fakekernel_write(fk, "bus/pci/drivers/e1000/unbind", "0000:00:03.0"), 0);
+        _cleanup_free_ char *orig = NULL, *rec = NULL;
+        assert_int_equal(pci_detach(PA("0000:00:03.0"), NULL, 0, &orig, &err), 1);
+        assert_null(orig);
+        assert_driver(fk, "0000:00:03.0", "vfio-pci");
+        assert_int_equal(pci_record_get(PA("0000:00:03.0"), &rec), 1);
+        assert_null(rec);
+}
+
 static void test_stub_to_vfio_keeps_orig(void **state) {
         struct fakekernel *fk = *state;
         struct pci_addr a = A("0000:00:03.0");
@@ -492,6 +513,7 @@ int main(void) {
                 T(test_detach_reattach),
                 T(test_detach_sequence),
                 T(test_reattach_explicit_and_no_record),
+                T(test_reattach_unbound),
                 T(test_stub_to_vfio_keeps_orig),
                 T(test_rollback_failed_bind),
                 T(test_rollback_failed_unbind),
