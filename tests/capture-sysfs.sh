@@ -8,7 +8,7 @@
 # Kept: the bus/{pci,usb,scsi,mdev}/devices and class/{net,block,scsi_generic,scsi_host}
 # entries (symlinks, with their relative text), the /sys/devices/... directories they lead to
 # with their readable attribute files and symlinks (relative text kept), and
-# kernel/iommu_groups. Skipped: binary or huge attributes (config, resource*, rom, vpd,
+# kernel/iommu_groups, and PCI config space (binary). Skipped: other binary or huge attributes (resource*, rom, vpd,
 # descriptors beyond 64 KiB), write-only triggers (remove, rescan, reset, bind, ...),
 # unreadable files, and noisy subtrees (power, msi_irqs, statistics, queues, trace, ...).
 set -euo pipefail
@@ -20,7 +20,7 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd -P)
 case "$OUT/" in "$SYS"/*) echo "capture-sysfs: OUTDIR must not be inside $SYS" >&2; exit 2 ;; esac
 
-SKIP_FILES='^(config|resource[0-9_a-z]*|rom|vpd|remove|rescan|reset|bind|unbind|new_id|remove_id|driver_override|uevent_seqnum|authorized_default|reset_method_write|dev_pm_qos.*|sriov_numvfs_write)$'
+SKIP_FILES='^(resource[0-9_a-z]*|rom|vpd|remove|rescan|reset|bind|unbind|new_id|remove_id|driver_override|uevent_seqnum|authorized_default|reset_method_write|dev_pm_qos.*|sriov_numvfs_write)$'
 SKIP_DIRS='^(power|msi_irqs|statistics|queues|trace|mq|integrity|bdi|holders|slaves|wakeup[0-9]*|ptp|hwmon|dma_fence|phy|link_.*|consumer:.*|supplier:.*)$'
 
 copy_file() { # src dst
@@ -28,6 +28,10 @@ copy_file() { # src dst
         base=${src##*/}
         [[ $base =~ $SKIP_FILES ]] && return 0
         [ -r "$src" ] || return 0
+        if [ "$base" = config ]; then # PCI config space: binary, 256 or 4096 bytes, kept whole
+                timeout 2 head -c 4096 "$src" >"$dst" 2>/dev/null || rm -f "$dst"
+                return 0
+        fi
         # sysfs sizes lie (4096); read with a time limit and a size cap
         if ! timeout 2 head -c 65537 "$src" >"$dst.tmp" 2>/dev/null; then
                 rm -f "$dst.tmp"; return 0

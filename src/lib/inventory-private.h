@@ -46,7 +46,10 @@ int parse_usb_port_dir(const char *portdir, char **ret_sysname); /* "usb2-port4"
 int parse_pci_addr(const char *s, struct pci_addr *ret);    /* "0000:00:03.0" */
 int parse_link_speed(const char *v, char **ret);            /* "8.0 GT/s PCIe" -> "8" */
 int parse_scsi_hbtl(const char *s, unsigned *h, unsigned *b, unsigned *t, unsigned long long *l);
-const char *scsi_type_to_string(unsigned t);                 /* libvirt's names, NULL unknown */
+const char *scsi_type_to_string(unsigned t);
+int pci_config_find_pcie(const uint8_t *cfg, size_t len, unsigned *ret_type, uint32_t *ret_lnkcap,
+                         uint16_t *ret_lnksta);
+int system_read(struct scan *s, struct nodedev *computer); /* DMI strings */                 /* libvirt's names, NULL unknown */
 
 /* Per-subsystem readers: path is the resolved device directory. */
 int usb_read(struct scan *s, const char *path, struct nodedev **ret);

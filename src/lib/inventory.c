@@ -290,6 +290,18 @@ struct nodedev *nodedev_free(struct nodedev *d) {
                 free(d->u.mdev.type);
                 free(d->u.mdev.uuid);
                 break;
+        case NODEDEV_CAP_SYSTEM: {
+                struct system_info *y = &d->u.system;
+                free(y->product);
+                free(y->hw_vendor);
+                free(y->hw_version);
+                free(y->hw_serial);
+                free(y->hw_uuid);
+                free(y->fw_vendor);
+                free(y->fw_version);
+                free(y->fw_date);
+                break;
+        }
         default:
                 break;
         }
@@ -478,6 +490,10 @@ static reader_func pick_sg(const char *n, const char *rp) {
         return scsi_generic_read;
 }
 static reader_func pick_block(const char *n, const char *rp) {
+        /* like libvirt: no loop, ram, zram ... (virtual block devices without a storage type),
+         * except device-mapper disks */
+        if (strstr(rp, "/devices/virtual/block/") && !startswith(n, "dm-"))
+                return NULL;
         /* whole disks only: partitions have a 'partition' attribute */
         _cleanup_free_ char *p = path_join(rp, "partition", NULL);
         if (p && access(p, F_OK) == 0)
@@ -522,6 +538,28 @@ static int add_scsi_hosts_from_class(struct scan *s, struct devlist *l) {
                         return -ENOMEM;
                 }
         }
+        return 0;
+}
+
+/* DMI strings for "computer" (libvirt's udevGetDMIData); absent on many VMs and containers. */
+int system_read(struct scan *s, struct nodedev *c) {
+        _cleanup_free_ char *dmi = path_join(s->root, "devices/virtual/dmi/id", NULL);
+        struct system_info *y = &c->u.system;
+        if (!dmi)
+                return -ENOMEM;
+        if (access(dmi, F_OK) < 0)
+                return 0;
+        (void) attr_string(s, dmi, "product_name", false, &y->product);
+        (void) attr_string(s, dmi, "sys_vendor", false, &y->hw_vendor);
+        (void) attr_string(s, dmi, "product_version", false, &y->hw_version);
+        (void) attr_string(s, dmi, "product_serial", false, &y->hw_serial);
+        (void) attr_string(s, dmi, "product_uuid", false, &y->hw_uuid);
+        (void) attr_string(s, dmi, "bios_vendor", false, &y->fw_vendor);
+        (void) attr_string(s, dmi, "bios_version", false, &y->fw_version);
+        (void) attr_string(s, dmi, "bios_date", false, &y->fw_date);
+        if (y->hw_uuid)
+                for (char *q = y->hw_uuid; *q; q++)
+                        *q = (char) tolower((unsigned char) *q);
         return 0;
 }
 
@@ -651,6 +689,11 @@ static int do_scan(bool usb_only, struct inventory **ret, char **reterr) {
         }
         struct nodedev *c = nodedev_new(s.root, NULL, NODEDEV_CAP_SYSTEM);
         if (!c || !(c->name = strdup("computer"))) {
+                nodedev_free(c);
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (!usb_only && system_read(&s, c) == -ENOMEM) {
                 nodedev_free(c);
                 r = -ENOMEM;
                 goto fail;

@@ -84,6 +84,9 @@ struct pci_device_info {
         struct mdev_type_info *mdev_types;
         size_t n_mdev_types;
         char *physfn_addr;  /* "0000:03:00.0" sysfs form of the PF, or NULL */
+        bool is_pcie;       /* as libvirt decides: PCIe capability, else config size != 256 */
+        bool has_link;      /* PCIe with a link (not a root-complex integrated endpoint) */
+        int link_port;      /* port number from Link Capabilities, -1 unknown */
         char **virtfn_addrs; /* sysfs addresses of the VFs (strv), or NULL */
 };
 
@@ -104,6 +107,13 @@ struct scsi_info {
 };
 
 /* storage: the first member aliases u.block (kept for existing users). */
+/* computer: DMI strings (NULL when absent) */
+struct system_info {
+        char *product;   /* product_name */
+        char *hw_vendor, *hw_version, *hw_serial, *hw_uuid;
+        char *fw_vendor, *fw_version, *fw_date;
+};
+
 struct storage_info {
         char *block;        /* "/dev/sda" */
         char *bus;          /* "scsi", "usb", "virtio", ... or NULL */
@@ -141,6 +151,7 @@ struct nodedev {
                 char *mdev_type;    /* mdev: type id */
                 struct storage_info storage; /* storage (storage.block == block) */
                 struct mdev_info mdev;       /* mdev (mdev.type == mdev_type) */
+                struct system_info system;   /* computer */
         } u;
         char *owner; /* filled from the registry by the caller (list, resolve), or NULL */
 };

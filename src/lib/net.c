@@ -18,18 +18,18 @@ int net_read(struct scan *s, const char *path, struct nodedev **ret) {
         (void) attr_string(s, path, "address", true, &n->mac);
         (void) attr_string(s, path, "operstate", false, &n->link_state);
 
-        /* 'speed' fails with EINVAL on interfaces that are down, and reads -1 when unknown:
-         * both mean "unknown", not a problem worth a warning. */
+        /* 'speed' fails with EINVAL on interfaces that are down (unknown: 0, no warning). It
+         * reads -1 when the driver does not know; libvirt 9.0 then prints 4294967295, and so do
+         * we, for XML that compares equal. */
         _cleanup_free_ char *sp = path_join(path, "speed", NULL), *v = NULL;
         int sv;
-        if (sp && read_one_line_file(sp, &v) >= 0 && safe_atoi(v, &sv) >= 0 && sv > 0)
+        if (sp && read_one_line_file(sp, &v) >= 0 && safe_atoi(v, &sv) >= 0)
                 n->speed = (unsigned) sv;
 
         d->name = nodedev_make_name("net", n->ifname, n->mac);
         if (!d->name)
                 return -ENOMEM;
-        /* the driver of a net interface is its parent device's */
-        (void) attr_link_basename(s, path, "device/driver", false, &d->driver);
+        /* a net interface has no driver of its own (libvirt shows none); its parent has */
         *ret = TAKE_PTR(d);
         return 0;
 }

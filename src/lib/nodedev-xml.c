@@ -94,20 +94,21 @@ static void format_pci(struct strbuf *b, const struct inventory *inv, const stru
         }
         if (p->numa_node >= 0)
                 strbuf_appendf(b, "    <numa node='%d'/>\n", p->numa_node);
-        if (p->link_max_speed || p->link_cur_speed) {
+        /* virPCIEDeviceInfoFormat: <pci-express/> for PCIe without a link */
+        if (p->is_pcie && !p->has_link)
+                strbuf_append(b, "    <pci-express/>\n");
+        else if (p->is_pcie) {
                 strbuf_append(b, "    <pci-express>\n");
-                if (p->link_max_speed) {
-                        strbuf_appendf(b, "      <link validity='cap' speed='%s'", p->link_max_speed);
-                        if (p->link_max_width >= 0)
-                                strbuf_appendf(b, " width='%d'", p->link_max_width);
-                        strbuf_append(b, "/>\n");
-                }
-                if (p->link_cur_speed) {
-                        strbuf_appendf(b, "      <link validity='sta' speed='%s'", p->link_cur_speed);
-                        if (p->link_cur_width >= 0)
-                                strbuf_appendf(b, " width='%d'", p->link_cur_width);
-                        strbuf_append(b, "/>\n");
-                }
+                strbuf_append(b, "      <link validity='cap'");
+                if (p->link_port >= 0)
+                        strbuf_appendf(b, " port='%d'", p->link_port);
+                if (p->link_max_speed)
+                        strbuf_appendf(b, " speed='%s'", p->link_max_speed);
+                strbuf_appendf(b, " width='%d'/>\n", p->link_max_width >= 0 ? p->link_max_width : 0);
+                strbuf_append(b, "      <link validity='sta'");
+                if (p->link_cur_speed)
+                        strbuf_appendf(b, " speed='%s'", p->link_cur_speed);
+                strbuf_appendf(b, " width='%d'/>\n", p->link_cur_width >= 0 ? p->link_cur_width : 0);
                 strbuf_append(b, "    </pci-express>\n");
         }
 }
@@ -132,7 +133,19 @@ int nodedev_format_xml(const struct inventory *inv, const struct nodedev *d, cha
                 strbuf_append(&b, "  </driver>\n");
         }
         if (d->cap == NODEDEV_CAP_SYSTEM) {
-                strbuf_append(&b, "  <capability type='system'/>\n</device>\n");
+                const struct system_info *y = &d->u.system;
+                strbuf_append(&b, "  <capability type='system'>\n");
+                elem(&b, "    ", "product", y->product);
+                strbuf_append(&b, "    <hardware>\n");
+                elem(&b, "      ", "vendor", y->hw_vendor);
+                elem(&b, "      ", "version", y->hw_version);
+                elem(&b, "      ", "serial", y->hw_serial);
+                elem(&b, "      ", "uuid", y->hw_uuid ? y->hw_uuid : "00000000-0000-0000-0000-000000000000");
+                strbuf_append(&b, "    </hardware>\n    <firmware>\n");
+                elem(&b, "      ", "vendor", y->fw_vendor);
+                elem(&b, "      ", "version", y->fw_version);
+                elem(&b, "      ", "release_date", y->fw_date);
+                strbuf_append(&b, "    </firmware>\n  </capability>\n</device>\n");
                 goto done;
         }
         strbuf_appendf(&b, "  <capability type='%s'>\n", strempty(cap));

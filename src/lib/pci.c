@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* PCI functions from /sys/bus/pci/devices. */
 #include <ctype.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include "inventory-private.h"
 #include "util.h"
@@ -47,6 +49,82 @@ int parse_link_speed(const char *v, char **ret) {
                         return 0;
                 }
         return -EINVAL;
+}
+
+static const char *const link_speeds[] = { NULL, "2.5", "5", "8", "16", "32", "64" };
+
+/* The PCI Express capability from config space, as libvirt reads it: returns 1 if found
+ * (filling type, link cap and status), 0 if the device has none, -EIO if config space could
+ * not be read far enough (unprivileged readers see only 64 bytes). */
+int pci_config_find_pcie(const uint8_t *cfg, size_t len, unsigned *ret_type, uint32_t *ret_lnkcap,
+                         uint16_t *ret_lnksta) {
+        if (len < 64)
+                return -EIO;
+        uint16_t status = cfg[0x06] | cfg[0x07] << 8;
+        if (!(status & 0x10)) /* no capability list */
+                return -EIO;
+        unsigned pos = cfg[0x34] & ~3u;
+        for (unsigned n = 0; n < 48 && pos >= 0x40; n++) {
+                if (pos + 0x14 > len)
+                        return -EIO;
+                if (cfg[pos] == 0x10) {
+                        uint16_t flags = cfg[pos + 2] | cfg[pos + 3] << 8;
+                        *ret_type = (flags >> 4) & 0xf;
+                        *ret_lnkcap = (uint32_t) cfg[pos + 0x0c] | (uint32_t) cfg[pos + 0x0d] << 8 |
+                                      (uint32_t) cfg[pos + 0x0e] << 16 | (uint32_t) cfg[pos + 0x0f] << 24;
+                        *ret_lnksta = cfg[pos + 0x12] | cfg[pos + 0x13] << 8;
+                        return 1;
+                }
+                pos = cfg[pos + 1] & ~3u;
+        }
+        return 0;
+}
+
+static void set_speed(char **dst, unsigned code) {
+        free(*dst);
+        *dst = code > 0 && code < ELEMENTSOF(link_speeds) ? strdup(link_speeds[code]) : NULL;
+}
+
+/* PCIe-ness and link from 'config' when there is one (libvirt's way); returns false if the
+ * tree has no config file (fixtures), so the sysfs link attributes are used instead. */
+static bool pci_read_config(struct scan *s, const char *path, struct pci_device_info *pci) {
+        _cleanup_free_ char *p = path_join(path, "config", NULL);
+        _cleanup_close_ int fd = -1;
+        uint8_t cfg[256];
+        struct stat st;
+        ssize_t n;
+        if (!p)
+                return false;
+        fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return false;
+        n = pread(fd, cfg, sizeof cfg, 0);
+        if (n < 0) {
+                scan_warn(s, "%s: cannot read: %s", scan_rel(s, p), strerror(errno));
+                return false;
+        }
+        unsigned type = 0;
+        uint32_t lnkcap = 0;
+        uint16_t lnksta = 0;
+        int r = pci_config_find_pcie(cfg, (size_t) n, &type, &lnkcap, &lnksta);
+        if (r < 0) {
+                pci->is_pcie = st.st_size != 256;
+                pci->has_link = false;
+        } else {
+                pci->is_pcie = r > 0;
+                pci->has_link = r > 0 && type != 9 && type != 10;
+        }
+        free(pci->link_max_speed), pci->link_max_speed = NULL;
+        free(pci->link_cur_speed), pci->link_cur_speed = NULL;
+        pci->link_max_width = pci->link_cur_width = pci->link_port = -1;
+        if (pci->has_link) {
+                pci->link_port = (int) (lnkcap >> 24);
+                set_speed(&pci->link_max_speed, lnkcap & 0xf);
+                pci->link_max_width = (int) ((lnkcap >> 4) & 0x3f);
+                set_speed(&pci->link_cur_speed, lnksta & 0xf);
+                pci->link_cur_width = (int) ((lnksta >> 4) & 0x3f);
+        }
+        return true;
 }
 
 static void read_link_attr(struct scan *s, const char *path, const char *attr, char **ret) {
@@ -138,6 +216,12 @@ int pci_read(struct scan *s, const char *path, struct nodedev **ret) {
                 pci->link_max_width = (int) v;
         if (attr_uint(s, path, "current_link_width", 10, false, &v) >= 0 && v <= 32)
                 pci->link_cur_width = (int) v;
+
+        pci->link_port = -1;
+        if (!pci_read_config(s, path, pci)) {
+                pci->is_pcie = pci->link_max_speed || pci->link_cur_speed;
+                pci->has_link = pci->is_pcie;
+        }
 
         (void) attr_link_basename(s, path, "physfn", false, &pci->physfn_addr);
         r = pci_read_vfs(s, path, pci);

@@ -84,6 +84,25 @@ def pci(path, vendor, device, cls, group, driver=None, sv="0x1af4", sd="0x1100",
         w(f"{path}/current_link_width", link[3])
 
 
+def config(path, size, vendor, device, cls, pcie_type=None, lnkcap=0, lnksta=0):
+    """A config space file: header, and optionally a PCI Express capability at 0x40."""
+    import struct
+    cfg = bytearray(size)
+    struct.pack_into("<HH", cfg, 0, int(vendor, 16), int(device, 16))
+    c = int(cls, 16)
+    cfg[0x09], cfg[0x0a], cfg[0x0b] = c & 0xff, (c >> 8) & 0xff, (c >> 16) & 0xff
+    if pcie_type is not None:
+        struct.pack_into("<H", cfg, 0x06, 0x0010)  # status: capability list
+        cfg[0x34] = 0x40
+        cfg[0x40], cfg[0x41] = 0x10, 0x00          # PCI Express, last capability
+        struct.pack_into("<H", cfg, 0x42, 0x0002 | (pcie_type << 4))
+        struct.pack_into("<I", cfg, 0x4c, lnkcap)
+        struct.pack_into("<H", cfg, 0x52, lnksta)
+    p = os.path.join(OUT, path, "config")
+    with open(p, "wb") as f:
+        f.write(bytes(cfg))
+
+
 def net(path, ifname, mac, state, speed):
     p = f"{path}/net/{ifname}"
     w(f"{p}/address", mac)
@@ -151,6 +170,11 @@ def main():
     rp = f"{PCI}/0000:00:01.0"
     pci(rp, "0x1b36", "0x000c", "0x060400", 1, driver="pcieport",
         link=("16.0 GT/s PCIe", "16", "8.0 GT/s PCIe", "16"))
+    # config space: root port with a link (port 1, cap 16 GT/s x16, sta 8 GT/s x16)
+    config(rp, 4096, "0x1b36", "0x000c", "0x060400", pcie_type=4,
+           lnkcap=(1 << 24) | (16 << 4) | 4, lnksta=(16 << 4) | 3)
+    # host bridge: extended config space but no capability list -> PCIe without link
+    config(f"{PCI}/0000:00:00.0", 4096, "0x8086", "0x29c0", "0x060000")
     pf = f"{rp}/0000:01:00.0"
     pci(pf, "0x8086", "0x10c9", "0x020000", 2, driver="igb", sv="0x8086", sd="0xa03c",
         link=("2.5 GT/s PCIe", "4", "2.5 GT/s PCIe", "1"), numa="0")
@@ -169,6 +193,7 @@ def main():
 
     br = f"{PCI}/0000:00:03.0"
     pci(br, "0x1b36", "0x0001", "0x060400", 5)
+    config(br, 256, "0x1b36", "0x0001", "0x060400")  # conventional PCI
     e2 = f"{br}/0000:02:01.0"
     pci(e2, "0x8086", "0x100e", "0x020000", 5, driver="e1000")
     net(e2, "eth2", "52:54:00:00:00:02", "up", "1000")
