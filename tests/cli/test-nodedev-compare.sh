@@ -30,11 +30,17 @@ listen_tcp = 0
 auth_unix_ro = "none"
 auth_unix_rw = "none"
 EOF
-libvirtd -f "$T/libvirtd.conf" -p "$T/pid" >"$T/log" 2>&1 &
-LVPID=$!
-URI="qemu:///system?socket=$T/libvirt-sock-ro"
 ok=
+if [ -S /run/libvirt/libvirt-sock-ro ] && timeout 10 virsh -r -c qemu:///system nodedev-list >/dev/null 2>&1; then
+        URI=qemu:///system # a system libvirtd is already running: ask it (read-only)
+        ok=1
+else
+        libvirtd -f "$T/libvirtd.conf" -p "$T/pid" >"$T/log" 2>&1 &
+        LVPID=$!
+        URI="qemu:///system?socket=$T/libvirt-sock-ro"
+fi
 for _ in $(seq 1 40); do
+        [ -z "$ok" ] || break
         if [ -S "$T/libvirt-sock-ro" ] && timeout 10 virsh -r -c "$URI" nodedev-list >/dev/null 2>&1; then ok=1; break; fi
         kill -0 "$LVPID" 2>/dev/null || break
         sleep 0.5
