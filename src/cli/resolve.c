@@ -6,7 +6,6 @@
 #include "error.h"
 #include "hostdev-xml.h"
 #include "inventory.h"
-#include "json-util.h"
 #include "registry.h"
 #include "resolve.h"
 #include "util.h"
@@ -34,33 +33,12 @@ static struct registry *open_registry_if_any(void) {
         return reg;
 }
 
-static json_object *json_str_or_null(const char *s) {
-        return s ? json_object_new_string(s) : NULL;
-}
-
 static int print_json(const struct resolve_result *rs, size_t n) {
-        _cleanup_json_ json_object *arr = json_object_new_array();
-        if (!arr)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                const struct resolve_result *r = &rs[i];
-                json_object *o = json_object_new_object(), *cands = json_object_new_array();
-                if (!o || !cands || json_object_array_add(arr, o) < 0) {
-                        json_object_put(o);
-                        json_object_put(cands);
-                        return -ENOMEM;
-                }
-                json_object_object_add(o, "index", json_object_new_int((int) r->index));
-                json_object_object_add(o, "selector", json_str_or_null(r->selector));
-                json_object_object_add(o, "status", json_object_new_string(resolve_status_to_string(r->status)));
-                json_object_object_add(o, "device", json_str_or_null(r->device ? r->device->name : NULL));
-                for (size_t k = 0; r->candidates && r->candidates[k]; k++)
-                        json_object_array_add(cands, json_object_new_string(r->candidates[k]));
-                json_object_object_add(o, "candidates", cands);
-                json_object_object_add(o, "owner", json_str_or_null(r->owner));
-        }
-        puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+        _cleanup_free_ char *text = NULL;
+        int r = resolve_results_to_json(rs, n, &text);
+        if (r < 0)
+                return r;
+        puts(text);
         return 0;
 }
 

@@ -84,7 +84,7 @@ static int strdup_opt(const char *s, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-static void format_time(time_t t, char buf[static 32]) {
+void format_claim_time(time_t t, char buf[static 32]) {
         struct tm tm;
         if (!localtime_r(&t, &tm) || strftime(buf, 32, "%Y-%m-%d %H:%M:%S", &tm) == 0)
                 snprintf(buf, 32, "@%lld", (long long) t);
@@ -957,7 +957,7 @@ int registry_gc(struct registry *reg, char **reterr) {
 static int busy_message(char **reterr, const struct claim *held, const char *what_prefix) {
         char when[32];
         _cleanup_free_ char *desc = claim_describe(held);
-        format_time(held->since, when);
+        format_claim_time(held->since, when);
         return error_set(reterr, -EBUSY, "%sdevice %s is in use by domain %s since %s", strempty(what_prefix),
                          desc ? desc : held->key, held->domain, when);
 }
@@ -1000,7 +1000,7 @@ static int claim_locked(struct registry *reg, const char *domain, const struct c
                         if (e->shareable && !c->shareable) {
                                 char when[32];
                                 _cleanup_free_ char *desc = claim_describe(e);
-                                format_time(e->since, when);
+                                format_claim_time(e->since, when);
                                 return error_set(reterr, -EBUSY,
                                                  "device %s is in use by domain %s since %s (shared there; "
                                                  "add <shareable/> to share it)",
@@ -1388,4 +1388,98 @@ int registry_giveback(const struct claim *c, char **reterr) {
         if (!hostdev_giveback_claim)
                 return 0;
         return hostdev_giveback_claim(c, reterr);
+}
+
+/* ---- status ------------------------------------------------------------------------------- */
+char *claim_identity_string(const struct claim *c) {
+        switch (c->type) {
+        case HOSTDEV_TYPE_USB:
+                return strdup_printf("%04x:%04x%s%s port %s", c->usb.vendor, c->usb.product,
+                                     c->usb.serial ? " serial " : "", strempty(c->usb.serial), strna(c->usb.port));
+        case HOSTDEV_TYPE_PCI:
+                return strdup_printf("%04x:%02x:%02x.%x%s%s%s", c->pci.addr.domain, c->pci.addr.bus, c->pci.addr.slot,
+                                     c->pci.addr.function, c->pci.orig_driver ? " (host driver " : "",
+                                     strempty(c->pci.orig_driver), c->pci.orig_driver ? ")" : "");
+        default: {
+                const char *k = strchr(c->key, ':');
+                return strdup(k ? k + 1 : c->key);
+        }
+        }
+}
+
+bool registry_domain_has_uri(const struct registry *reg, const char *domain, const char *uri) {
+        const struct domain_record *d;
+        if (!uri)
+                return true;
+        d = registry_domain_find(reg, domain);
+        return d && streq_ptr(d->uri, uri);
+}
+
+static json_object *jstr(const char *s) {
+        return s ? json_object_new_string(s) : NULL;
+}
+
+static json_object *claim_status_json(const struct registry *reg, const struct claim *c) {
+        json_object *o = json_object_new_object(), *id = json_object_new_object();
+        char since[32];
+        if (!o || !id) {
+                json_object_put(o);
+                json_object_put(id);
+                return NULL;
+        }
+        format_claim_time(c->since, since);
+        json_object_object_add(o, "device", jstr(c->node));
+        json_object_object_add(o, "type", jstr(type_to_string(c->type)));
+        json_object_object_add(o, "key", jstr(c->key));
+        if (c->type == HOSTDEV_TYPE_USB) {
+                json_object_object_add(id, "vendor_id", json_object_new_int(c->usb.vendor));
+                json_object_object_add(id, "product_id", json_object_new_int(c->usb.product));
+                json_object_object_add(id, "serial", jstr(c->usb.serial));
+                json_object_object_add(id, "port", jstr(c->usb.port));
+                json_object_object_add(id, "bus", c->usb.bus ? json_object_new_int((int) c->usb.bus) : NULL);
+                json_object_object_add(id, "device", c->usb.devnum ? json_object_new_int((int) c->usb.devnum) : NULL);
+        } else if (c->type == HOSTDEV_TYPE_PCI) {
+                char addr[32];
+                snprintf(addr, sizeof addr, "%04x:%02x:%02x.%x", c->pci.addr.domain, c->pci.addr.bus, c->pci.addr.slot,
+                         c->pci.addr.function);
+                json_object_object_add(id, "address", json_object_new_string(addr));
+                json_object_object_add(id, "orig_driver", jstr(c->pci.orig_driver));
+                json_object_object_add(id, "managed", json_object_new_boolean(c->pci.managed));
+                json_object_object_add(id, "detached", json_object_new_boolean(c->pci.detached));
+                json_object_object_add(id, "iommu_group",
+                                       c->pci.iommu_group >= 0 ? json_object_new_int(c->pci.iommu_group) : NULL);
+        }
+        json_object_object_add(o, "identity", id);
+        json_object_object_add(o, "domain", jstr(c->domain));
+        json_object_object_add(o, "since", json_object_new_string(since));
+        json_object_object_add(o, "since_epoch", json_object_new_int64((int64_t) c->since));
+        json_object_object_add(o, "state", jstr(claim_state_to_string(c->state)));
+        json_object_object_add(o, "shareable", json_object_new_boolean(c->shareable));
+        json_object_object_add(o, "qemu_id", jstr(c->qemu_id));
+        json_object_object_add(o, "selector", jstr(c->selector_xml));
+        json_object_object_add(o, "alive", json_object_new_boolean(registry_domain_alive(reg, c->domain)));
+        return o;
+}
+
+int registry_status_json(const struct registry *reg, const char *uri, char **ret) {
+        _cleanup_json_ json_object *arr = json_object_new_array();
+        if (!arr)
+                return -ENOMEM;
+        for (size_t i = 0; reg && i < reg->n_claims; i++) {
+                const struct claim *c = reg->claims[i];
+                if (!registry_domain_has_uri(reg, c->domain, uri))
+                        continue;
+                json_object *o = claim_status_json(reg, c);
+                if (!o || json_object_array_add(arr, o) < 0) {
+                        json_object_put(o);
+                        return -ENOMEM;
+                }
+        }
+        const char *s = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                    JSON_C_TO_STRING_NOSLASHESCAPE);
+        char *out = s ? strdup(s) : NULL;
+        if (!out)
+                return -ENOMEM;
+        *ret = out;
+        return 0;
 }

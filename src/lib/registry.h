@@ -198,6 +198,19 @@ int registry_for_each_claim(const struct registry *reg,
 size_t registry_n_claims(const struct registry *reg);
 const struct claim *registry_claim_at(const struct registry *reg, size_t i);
 
+/* `hostdev status --json`: an array with one object per claim (of domains whose record has
+ * libvirt URI `uri`, or all when uri is NULL): device (node name or null while unplugged),
+ * type, key, identity (usb: vendor_id, product_id, serial, port, bus, device; pci: address,
+ * orig_driver, managed, detached, iommu_group), domain, since ("YYYY-MM-DD HH:MM:SS" local
+ * time), since_epoch, state, shareable, qemu_id, selector, alive (the domain's process runs). */
+int registry_status_json(const struct registry *reg, const char *uri, char **ret);
+/* The human identity of a claim: "46f4:0001 serial DONGLE-A port 1-1", "0000:03:00.0 (host driver e1000e)". */
+char *claim_identity_string(const struct claim *c);
+/* "YYYY-MM-DD HH:MM:SS" in local time. */
+void format_claim_time(time_t t, char buf[static 32]);
+/* Does the claim's domain record carry this libvirt URI (always true for uri NULL)? */
+bool registry_domain_has_uri(const struct registry *reg, const char *domain, const char *uri);
+
 /* Set nodedev->owner (strdup) for every inventory device covered by a claim. */
 int registry_fill_owners(struct registry *reg, struct inventory *inv);
 

@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "hostdev-xml.h"
+#include "json-util.h"
 
 
 const char *resolve_status_to_string(enum resolve_status s) {
@@ -564,5 +565,105 @@ int resolve_make_claim(const struct hostdev_def *def, const struct nodedev *dev,
                 }
         }
         *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* ---- claim a whole file ------------------------------------------------------------------- */
+int resolve_and_claim(struct registry *reg, const struct inventory *inv, const struct hostdev_file *f,
+                      const char *domain, const struct domain_record *rec, struct resolve_result **ret,
+                      size_t *ret_n, char **reterr) {
+        struct resolve_result *rs = NULL;
+        size_t n = 0;
+        int r, claimed = 0;
+
+        if (isempty(domain))
+                return error_set(reterr, -EINVAL, "claiming devices needs a domain name");
+        r = registry_lock(reg, reterr);
+        if (r < 0)
+                return r;
+        r = registry_gc(reg, reterr);
+        if (r >= 0)
+                r = resolve_file(inv, reg, f, domain, &rs, &n);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                for (size_t k = 0; k < i && r >= 0; k++)
+                        if (rs[i].device && rs[i].device == rs[k].device)
+                                r = error_set(reterr, -EINVAL, "hostdev #%zu and hostdev #%zu both select %s", k, i,
+                                              rs[i].device->name);
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                _cleanup_(claim_freep) struct claim *c = NULL;
+                switch (rs[i].status) {
+                case RESOLVE_SKIPPED:
+                        continue;
+                case RESOLVE_OK:
+                        break;
+                case RESOLVE_AMBIGUOUS:
+                        r = error_set(reterr, -ENOTUNIQ, "%s", rs[i].message);
+                        continue;
+                case RESOLVE_MISSING:
+                        r = error_set(reterr, -ENODEV, "%s", rs[i].message);
+                        continue;
+                case RESOLVE_IN_USE:
+                        r = error_set(reterr, -EBUSY, "%s", rs[i].message);
+                        continue;
+                }
+                r = resolve_make_claim(f->defs[i], rs[i].device, &c);
+                if (r >= 0)
+                        r = registry_claim(reg, domain, c, inv, reterr);
+                if (r > 0)
+                        claimed++;
+        }
+        if (r >= 0 && rec) {
+                struct domain_record d = *rec;
+                d.name = (char *) domain;
+                r = registry_domain_set(reg, &d, reterr);
+        }
+        if (r >= 0)
+                r = registry_save(reg, reterr);
+        registry_unlock(reg);
+        if (r < 0) {
+                resolve_results_free(rs, n);
+                /* the in-memory state holds the abandoned claims: back to the file's */
+                (void) registry_reload(reg, NULL);
+                return r;
+        }
+        if (ret) {
+                *ret = rs;
+                *ret_n = n;
+        } else
+                resolve_results_free(rs, n);
+        return claimed;
+}
+
+static json_object *json_str_or_null(const char *s) {
+        return s ? json_object_new_string(s) : NULL;
+}
+
+int resolve_results_to_json(const struct resolve_result *rs, size_t n, char **ret) {
+        _cleanup_json_ json_object *arr = json_object_new_array();
+        if (!arr)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                const struct resolve_result *r = &rs[i];
+                json_object *o = json_object_new_object(), *cands = json_object_new_array();
+                if (!o || !cands || json_object_array_add(arr, o) < 0) {
+                        json_object_put(o);
+                        json_object_put(cands);
+                        return -ENOMEM;
+                }
+                json_object_object_add(o, "index", json_object_new_int((int) r->index));
+                json_object_object_add(o, "selector", json_str_or_null(r->selector));
+                json_object_object_add(o, "status", json_object_new_string(resolve_status_to_string(r->status)));
+                json_object_object_add(o, "device", json_str_or_null(r->device ? r->device->name : NULL));
+                for (size_t k = 0; r->candidates && r->candidates[k]; k++)
+                        json_object_array_add(cands, json_object_new_string(r->candidates[k]));
+                json_object_object_add(o, "candidates", cands);
+                json_object_object_add(o, "owner", json_str_or_null(r->owner));
+        }
+        const char *s = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                    JSON_C_TO_STRING_NOSLASHESCAPE);
+        char *out = s ? strdup(s) : NULL;
+        if (!out)
+                return -ENOMEM;
+        *ret = out;
         return 0;
 }

@@ -76,3 +76,22 @@ int resolve_make_claim(const struct hostdev_def *def, const struct nodedev *dev,
 
 /* The key a claim for (def, dev) would have (see struct claim). */
 char *claim_key_for(const struct hostdev_def *def, const struct nodedev *dev);
+
+/* Resolve every def of f for `domain` and claim the selected devices, all or nothing, in one
+ * critical section of the registry: lock, gc of dead domains, resolve against the current
+ * claims, claim each device, store rec (may be NULL; e.g. pid + start time of the process that
+ * runs the domain, its QMP socket) as the domain record, save, unlock. Optional defs whose
+ * device is missing are skipped. On a refusal nothing is claimed or recorded, and *reterr
+ * holds the first problem (the resolve message: the ambiguity list, what is missing, "device
+ * ... is in use by domain vm-a since ..."): -ENOTUNIQ ambiguous, -ENODEV missing, -EBUSY in
+ * use. Must be called without the lock held. On success returns the number of devices claimed
+ * and, when ret is non-NULL, the results (devices BORROWED from inv) in *ret / *ret_n; each
+ * claim's key is claim_key_for(def, result.device). */
+int resolve_and_claim(struct registry *reg, const struct inventory *inv, const struct hostdev_file *f,
+                      const char *domain, const struct domain_record *rec, struct resolve_result **ret,
+                      size_t *ret_n, char **reterr);
+
+/* `resolve --json` of CONTRACT.md: an array of {index, selector, status, device, candidates,
+ * owner}, pretty-printed. */
+int resolve_results_to_json(const struct resolve_result *rs, size_t n, char **ret);
+

@@ -33,7 +33,7 @@ int main(int argc, char **argv) {
         struct resolve_result *rs = NULL;
         size_t n = 0;
         bool hold = argc == 4 && streq(argv[3], "--hold");
-        int r, ret = 0;
+        int r;
 
         if (argc != 3 && !hold) {
                 fprintf(stderr, "usage: claim-tool DOMAIN FILE [--hold]\n");
@@ -54,49 +54,18 @@ int main(int argc, char **argv) {
                 return fail(r, NULL, "own start time");
 
         /* one critical section: resolve against the current claims, claim all, save */
-        r = registry_lock(reg, &err);
+        r = resolve_and_claim(reg, inv, f, rec.name, &rec, &rs, &n, &err);
         if (r < 0)
-                return fail(r, err, "lock");
-        r = registry_gc(reg, &err);
-        if (r >= 0)
-                r = resolve_file(inv, reg, f, rec.name, &rs, &n);
-        if (r < 0) {
-                registry_unlock(reg);
-                return fail(r, err, "resolve");
-        }
-        for (size_t i = 0; i < n && ret == 0; i++) {
-                _cleanup_(claim_freep) struct claim *c = NULL;
-                if (rs[i].status == RESOLVE_SKIPPED)
-                        continue;
-                if (rs[i].status != RESOLVE_OK || !rs[i].device) {
-                        ret = fail(0, rs[i].message, "resolve");
-                        break;
+                return fail(r, err, "claim");
+        for (size_t i = 0; i < n; i++)
+                if (rs[i].device) {
+                        _cleanup_free_ char *key = claim_key_for(f->defs[i], rs[i].device);
+                        printf("claimed %s %s\n", strna(key), rs[i].device->name);
                 }
-                r = resolve_make_claim(f->defs[i], rs[i].device, &c);
-                if (r >= 0)
-                        r = registry_claim(reg, rec.name, c, inv, &err);
-                if (r < 0)
-                        ret = fail(r, err, "claim");
-        }
-        if (ret == 0) {
-                r = registry_domain_set(reg, &rec, &err);
-                if (r >= 0)
-                        r = registry_save(reg, &err);
-                if (r < 0)
-                        ret = fail(r, err, "save");
-        }
-        registry_unlock(reg);
-        if (ret == 0)
-                for (size_t i = 0; i < n; i++)
-                        if (rs[i].device)
-                                printf("claimed %s %s\n", registry_find_by_node(reg, rs[i].device->name)
-                                                                  ? registry_find_by_node(reg, rs[i].device->name)->key
-                                                                  : "?",
-                                       rs[i].device->name);
         resolve_results_free(rs, n);
         fflush(stdout);
-        if (ret == 0 && hold)
+        if (hold)
                 for (;;)
                         pause();
-        return ret;
+        return 0;
 }
