@@ -81,7 +81,8 @@ static int qemu_peripheral_ids(struct qmp *q, char ***ret, char **reterr) {
         return 0;
 }
 
-static bool id_taken(const struct attach_ctx *ctx, char *const *vm_ids, const char *id) {
+static bool id_taken(const struct attach_ctx *ctx, const struct attach_item *self, char *const *vm_ids,
+                     const char *id) {
         if (strv_contains(vm_ids, id))
                 return true;
         for (size_t i = 0; i < registry_n_claims(ctx->reg); i++) {
@@ -90,7 +91,7 @@ static bool id_taken(const struct attach_ctx *ctx, char *const *vm_ids, const ch
                         return true;
         }
         for (size_t i = 0; i < ctx->n_items; i++)
-                if (ctx->items[i].qdev && streq(ctx->items[i].qdev->id, id))
+                if (&ctx->items[i] != self && ctx->items[i].qdev && streq(ctx->items[i].qdev->id, id))
                         return true;
         return false;
 }
@@ -154,13 +155,13 @@ int attach_claim_prepare(struct attach_ctx *ctx, const char *op, struct qmp *q, 
                         char id[32];
                         for (unsigned n = 0;; n++) {
                                 snprintf(id, sizeof(id), "hostdev%u", n);
-                                if (!id_taken(ctx, vm_ids, id))
+                                if (!id_taken(ctx, it, vm_ids, id))
                                         break;
                         }
                         r = qemu_device_set_id(it->qdev, id);
                         if (r < 0)
                                 goto fail;
-                } else if (q && id_taken(ctx, vm_ids, it->qdev->id)) {
+                } else if (q && id_taken(ctx, it, vm_ids, it->qdev->id)) {
                         r = error_set(reterr, -EEXIST, "%s:%u: the VM already has a device with id %s",
                                       ctx->f->path, def->line, it->qdev->id);
                         goto fail;
@@ -239,6 +240,15 @@ fail:
 
 /* ---- plug / unplug ------------------------------------------------------------------------- */
 
+/* How long the guest gets to release a device (HOSTDEV_UNPLUG_TIMEOUT_MS overrides, for tests). */
+static int unplug_timeout_ms(void) {
+        unsigned v;
+        const char *e = getenv("HOSTDEV_UNPLUG_TIMEOUT_MS");
+        if (e && safe_atou(e, 10, &v) >= 0 && v > 0 && v < 3600000)
+                return (int) v;
+        return UNPLUG_TIMEOUT_MS;
+}
+
 static int qom_has_device(struct qmp *q, const char *id, bool *ret, char **reterr) {
         _cleanup_strv_free_ char **ids = NULL;
         int r = qemu_peripheral_ids(q, &ids, reterr);
@@ -267,9 +277,9 @@ int qemu_unplug(struct qmp *q, const char *qdev_id, const char *blockdev_node, i
                                    NULL, NULL);
                 if (r == -ETIMEDOUT)
                         return error_set(reterr, r,
-                                         "the guest did not release %s within %d s (no DEVICE_DELETED); "
+                                         "the guest did not release %s within %.1f s (no DEVICE_DELETED); "
                                          "it stays attached and claimed",
-                                         qdev_id, timeout_ms / 1000);
+                                         qdev_id, timeout_ms / 1000.0);
                 if (r < 0)
                         return error_set(reterr, r, "waiting for DEVICE_DELETED of %s: %s", qdev_id,
                                          strerror(-r));
@@ -362,7 +372,7 @@ void attach_rollback(struct attach_ctx *ctx, struct qmp *q) {
                                                                 json_object_new_string(blockdev_node_of(it->qdev))) == 0)
                                         (void) qmp_command(q, "blockdev-del", b, NULL, NULL, QMP_TIMEOUT_MS);
                         } else if (qemu_unplug(q, it->qdev->id, it->blockdev_added ? blockdev_node_of(it->qdev) : NULL,
-                                               UNPLUG_TIMEOUT_MS, &err) < 0) {
+                                               unplug_timeout_ms(), &err) < 0) {
                                 log_warning("rollback: could not unplug %s: %s; its claim is kept", it->qdev->id,
                                             err ? err : "unknown error");
                                 continue; /* still in the guest: keep the claim and the binding */
@@ -422,7 +432,7 @@ static int parse_domain_verb(int argc, char **argv, const char **ret_qmp, const 
         int c;
 
         *ret_qmp = NULL;
-        while ((c = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
                 switch (c) {
                 case 'q':
                         *ret_qmp = optarg;
@@ -610,7 +620,7 @@ int verb_detach_device(int argc, char **argv) {
                 if (c->qemu_id && c->state != CLAIM_STATE_UNPLUGGED && c->state != CLAIM_STATE_CLAIMED) {
                         _cleanup_free_ char *blk = strdup_printf("%s-backend", c->qemu_id);
                         r = qemu_unplug(q, c->qemu_id, c->type == HOSTDEV_TYPE_SCSI ? blk : NULL,
-                                        UNPLUG_TIMEOUT_MS, &uerr);
+                                        unplug_timeout_ms(), &uerr);
                         if (r < 0) {
                                 log_error("%s: %s", c->node ? c->node : c->key, uerr ? uerr : strerror(-r));
                                 ret = EXIT_FAIL;

@@ -25,7 +25,7 @@ int verb_qemu_args(int argc, char **argv) {
         const char *name = NULL;
         int c, r;
 
-        while ((c = getopt_long(argc, argv, "+n:", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "n:", options, NULL)) >= 0) {
                 switch (c) {
                 case 'n':
                         name = optarg;

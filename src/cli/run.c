@@ -105,7 +105,7 @@ int verb_run(int argc, char **argv) {
                 log_error("%s: expected FILE -- QEMU-COMMAND...; see 'hostdev run --help'", argv[0]);
                 return EXIT_USAGE;
         }
-        while ((c = getopt_long(dashdash, argv, "+n:", options, NULL)) >= 0) {
+        while ((c = getopt_long(dashdash, argv, "n:", options, NULL)) >= 0) {
                 switch (c) {
                 case 'n':
                         name = optarg;
