@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "error.h"
+#include "hostdev/hostdev.h"
 #include "inventory.h"
 #include "registry.h"
 #include "resolve.h"
@@ -420,6 +421,77 @@ static void test_other_types(void **state) {
         inventory_free(inv);
 }
 
+
+/* The public API: resolve, claim (all or nothing), status, release. */
+static void test_public_api(void **state) {
+        struct inventory *inv = fixture("");
+        inventory_free(inv);
+        _cleanup_free_ char *path = path_join(tmpdir, "vm.xml", NULL), *any = path_join(tmpdir, "any.xml", NULL);
+        const char *xml = "<domain><name>vm-a</name><devices>"
+                          "<hostdev mode='subsystem' type='usb'><source><vendor id='0x46f4'/><product id='0x0001'/>"
+                          "<serial>DONGLE-A</serial></source></hostdev>"
+                          "<hostdev mode='subsystem' type='usb'><source><address bus='1' port='4.2'/></source></hostdev>"
+                          "</devices></domain>\n";
+        const char *xml2 = "<devices><hostdev mode='subsystem' type='usb'><source><address bus='1' port='4.2'/></source></hostdev>"
+                           "<hostdev mode='subsystem' type='usb'><source><vendor id='0x46f4'/><product id='0x0001'/></source></hostdev>"
+                           "</devices>\n";
+        assert_int_equal(write_file_atomic(path, xml, strlen(xml), 0644), 0);
+        assert_int_equal(write_file_atomic(any, xml2, strlen(xml2), 0644), 0);
+
+        hostdev_resolution *res = NULL;
+        char *err = NULL;
+        assert_int_equal(hostdev_resolve_file(path, NULL, &res, &err), 0);
+        assert_int_equal(hostdev_resolution_count(res), 2);
+        assert_string_equal(hostdev_resolution_status(res, 0), "ok");
+        assert_string_equal(hostdev_resolution_device(res, 0), "usb_1_1");
+        assert_string_equal(hostdev_resolution_device(res, 1), "usb_1_4_2");
+        assert_int_equal(hostdev_resolution_n_candidates(res, 1), 1);
+        assert_string_equal(hostdev_resolution_candidate(res, 1, 0), "usb_1_4_2");
+        assert_null(hostdev_resolution_candidate(res, 1, 1));
+        assert_null(hostdev_resolution_status(res, 2));
+        assert_null(hostdev_resolution_message(res, 0));
+        char *json = NULL;
+        assert_int_equal(hostdev_resolution_to_json(res, &json), 0);
+        assert_non_null(strstr(json, "\"device\": \"usb_1_4_2\""));
+        free(json);
+        hostdev_resolution_free(res);
+
+        /* claim: 2 devices; again: no-op; another domain: refused, nothing claimed (all or nothing) */
+        assert_int_equal(hostdev_claim("vm-a", path, 0, &err), 2);
+        assert_int_equal(hostdev_claim("vm-a", path, 0, &err), 0);
+        assert_int_equal(hostdev_claim("vm-b", any, 0, &err), -EBUSY);
+        assert_non_null(strstr(err, "device usb_1_4_2 (46f4:0001 serial DONGLE-D) is in use by domain vm-a since"));
+        free(TAKE_PTR(err));
+        assert_int_equal(hostdev_claim("vm-c", any, getpid(), &err), -EBUSY);
+        free(TAKE_PTR(err));
+        char *st = NULL;
+        assert_int_equal(hostdev_status(&st, &err), 0);
+        assert_null(strstr(st, "vm-b"));
+        assert_null(strstr(st, "vm-c"));
+        assert_non_null(strstr(st, "\"key\": \"usb:port:1-4.2\""));
+        free(st);
+
+        /* resolve as seen by another domain */
+        assert_int_equal(hostdev_resolve_file(path, "vm-z", &res, &err), 0);
+        assert_string_equal(hostdev_resolution_status(res, 0), "in_use");
+        assert_string_equal(hostdev_resolution_owner(res, 0), "vm-a");
+        assert_non_null(strstr(hostdev_resolution_message(res, 0), "in use by domain vm-a"));
+        hostdev_resolution_free(res);
+
+        assert_int_equal(hostdev_release_domain("vm-a", &err), 2);
+        assert_int_equal(hostdev_release_domain("vm-a", &err), 0);
+        /* now the ambiguous file: the second element is ambiguous */
+        assert_int_equal(hostdev_claim("vm-b", any, 0, &err), -ENOTUNIQ);
+        assert_non_null(strstr(err, "matches 4 USB devices"));
+        free(TAKE_PTR(err));
+        assert_int_equal(hostdev_claim("vm-b", "/nonexistent.xml", 0, &err), -ENOENT);
+        assert_non_null(err);
+        free(TAKE_PTR(err));
+        assert_int_equal(hostdev_status(&st, &err), 0);
+        assert_string_equal(st, "[\n]");
+        free(st);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_unique_selectors, setup, teardown),
@@ -430,6 +502,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_in_use_and_owners, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_identity_matches, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_other_types, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_public_api, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
