@@ -644,6 +644,29 @@ static int check_swaps(const char *devdir, const char *addr, char **ret_reason) 
 static char *iface_in_use(const char *ifname) {
         _cleanup_free_ char *buf = NULL, *p = NULL;
 
+        /* IPv4 addresses: only through the kernel (getifaddrs) on the real /proc. */
+        if (streq(proc_root(), "/proc")) {
+                struct ifaddrs *ifa = NULL;
+                if (getifaddrs(&ifa) == 0) {
+                        char *res = NULL;
+                        for (struct ifaddrs *i = ifa; i && !res; i = i->ifa_next) {
+                                if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !streq(i->ifa_name, ifname))
+                                        continue;
+                                char txt[INET_ADDRSTRLEN] = "?";
+                                inet_ntop(AF_INET, &((struct sockaddr_in *) (void *) i->ifa_addr)->sin_addr, txt, sizeof txt);
+                                int plen = -1;
+                                if (i->ifa_netmask && i->ifa_netmask->sa_family == AF_INET)
+                                        plen = __builtin_popcount(
+                                                ((struct sockaddr_in *) (void *) i->ifa_netmask)->sin_addr.s_addr);
+                                res = plen >= 0 ? strdup_printf("has address %s/%d", txt, plen)
+                                                : strdup_printf("has address %s", txt);
+                        }
+                        freeifaddrs(ifa);
+                        if (res)
+                                return res;
+                }
+        }
+
         /* IPv6 addresses: ADDR IFINDEX PREFIXLEN SCOPE FLAGS IFNAME */
         p = path_join(proc_root(), "net/if_inet6", NULL);
         if (p && read_full_file(p, 4 * 1024 * 1024, &buf, NULL) >= 0) {
@@ -671,24 +694,6 @@ static char *iface_in_use(const char *ifname) {
         }
         buf = mfree_str(buf);
         p = mfree_str(p);
-
-        /* IPv4 addresses: only through the kernel (getifaddrs) on the real /proc. */
-        if (streq(proc_root(), "/proc")) {
-                struct ifaddrs *ifa = NULL;
-                if (getifaddrs(&ifa) == 0) {
-                        char *res = NULL;
-                        for (struct ifaddrs *i = ifa; i && !res; i = i->ifa_next) {
-                                if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !streq(i->ifa_name, ifname))
-                                        continue;
-                                char txt[INET_ADDRSTRLEN] = "?";
-                                inet_ntop(AF_INET, &((struct sockaddr_in *) (void *) i->ifa_addr)->sin_addr, txt, sizeof txt);
-                                res = strdup_printf("has address %s", txt);
-                        }
-                        freeifaddrs(ifa);
-                        if (res)
-                                return res;
-                }
-        }
 
         /* IPv4 routes: Iface Destination Gateway Flags RefCnt Use Metric Mask ... */
         p = path_join(proc_root(), "net/route", NULL);
