@@ -98,6 +98,26 @@ static bool id_taken(const struct attach_ctx *ctx, const struct attach_item *sel
 
 /* ---- claim + prepare ----------------------------------------------------------------------- */
 
+void attach_giveback_dropped(struct registry *reg) {
+        struct claim **dropped = NULL;
+        size_t n = 0;
+
+        for (char *const *m = registry_recovery_messages(reg); m && *m; m++)
+                log_info("%s", *m);
+        if (registry_take_dropped(reg, &dropped, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *err = NULL;
+                log_info("released %s of %s, whose process is gone",
+                         dropped[i]->node ? dropped[i]->node : dropped[i]->key, strna(dropped[i]->domain));
+                if (registry_giveback(dropped[i], &err) < 0)
+                        log_warning("could not give %s back to the host: %s",
+                                    dropped[i]->node ? dropped[i]->node : dropped[i]->key, strna(err));
+                claim_free(dropped[i]);
+        }
+        free(dropped);
+}
+
 static void item_undo_host(struct attach_ctx *ctx, struct attach_item *it) {
         _cleanup_free_ char *err = NULL;
 
@@ -119,6 +139,11 @@ int attach_claim_prepare(struct attach_ctx *ctx, const char *op, struct qmp *q, 
 
         if (!registry_is_locked(ctx->reg))
                 return error_set(reterr, -ENOLCK, "internal error: registry not locked");
+        /* claims of dead domains (a killed `hostdev run`, a QEMU that went away) go first */
+        r = registry_gc(ctx->reg, reterr);
+        if (r < 0)
+                return r;
+        attach_giveback_dropped(ctx->reg);
         r = qemu_resolve_devices(ctx->inv, ctx->reg, ctx->f, ctx->domain, &ctx->devs, reterr);
         if (r < 0)
                 return r;

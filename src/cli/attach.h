@@ -62,6 +62,9 @@ void attach_rollback(struct attach_ctx *ctx, struct qmp *q);
 int qemu_unplug(struct qmp *q, const char *qdev_id, const char *blockdev_node, int timeout_ms,
                 char **reterr);
 
+/* Report recoveries and give back the claims the registry dropped (dead domains, gc). */
+void attach_giveback_dropped(struct registry *reg);
+
 /* Ensure the domain record exists (pid 0 when unknown) and carries qmp_socket. */
 int attach_record_domain(struct registry *reg, const char *domain, pid_t pid, const char *qmp_socket,
                          char **reterr);

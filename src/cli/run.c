@@ -9,6 +9,7 @@
  * The loop: poll() on a signalfd (SIGCHLD + the forwarded signals) and the watch's fd. QEMU
  * gets PR_SET_PDEATHSIG, so if hostdev itself is killed QEMU goes too, and the next hostdev
  * command finds the dead domain (pid + start time) and cleans up (registry_gc). */
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -96,6 +97,7 @@ int verb_run(int argc, char **argv) {
         int c, r, dashdash = -1, status = 0, ret;
         pid_t pid;
 
+        sigprocmask(SIG_BLOCK, NULL, &oldmask); /* the current mask, restored on every path */
         for (int i = 1; i < argc; i++)
                 if (streq(argv[i], "--")) {
                         dashdash = i;
@@ -210,10 +212,17 @@ int verb_run(int argc, char **argv) {
                 r = error_set(&err, -errno, "signalfd: %m");
                 goto fail_release;
         }
+        int errpipe[2];
+        if (pipe2(errpipe, O_CLOEXEC) < 0) {
+                r = error_set(&err, -errno, "pipe: %m");
+                goto fail_release;
+        }
         pid_t parent = getpid();
         pid = fork();
         if (pid < 0) {
                 r = error_set(&err, -errno, "fork: %m");
+                safe_close(errpipe[0]);
+                safe_close(errpipe[1]);
                 goto fail_release;
         }
         if (pid == 0) {
@@ -221,9 +230,25 @@ int verb_run(int argc, char **argv) {
                 if (getppid() != parent)
                         _exit(127);
                 sigprocmask(SIG_SETMASK, &oldmask, NULL);
+                safe_close(errpipe[0]);
                 execvp(cmd[0], cmd);
-                fprintf(stderr, "hostdev: error: cannot run %s: %s\n", cmd[0], strerror(errno));
+                int e = errno;
+                (void) !write(errpipe[1], &e, sizeof(e));
                 _exit(127);
+        }
+        safe_close(errpipe[1]);
+        {
+                int e = 0;
+                ssize_t k;
+                do
+                        k = read(errpipe[0], &e, sizeof(e));
+                while (k < 0 && errno == EINTR);
+                safe_close(errpipe[0]);
+                if (k == sizeof(e)) {
+                        (void) waitpid(pid, NULL, 0);
+                        r = error_set(&err, -e, "cannot run %s: %s", cmd[0], strerror(e));
+                        goto fail_release;
+                }
         }
 
         /* QEMU started with the devices: they are attached */
@@ -307,6 +332,7 @@ oom:
         r = -ENOMEM;
 fail_release:
         report_error(r, err, argv[0]);
+        sigprocmask(SIG_SETMASK, &oldmask, NULL);
         if (claimed)
                 (void) release_all(ctx.reg, ctx.domain);
         attach_ctx_done(&ctx);
