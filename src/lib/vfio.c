@@ -949,8 +949,9 @@ static int detach_locked(const struct pci_addr *a, const char *stub_driver, unsi
                         *ret_orig_driver = TAKE_PTR(rec_orig);
                 return 0;
         }
-        /* on another stub that hostdev put it on: the original is the recorded one */
-        if (has_rec && driver_is_stub(cur))
+        /* on another stub that hostdev put it on, or left unbound by an interrupted detach:
+         * the original is the recorded one */
+        if (has_rec && (!cur || driver_is_stub(cur)))
                 orig = TAKE_PTR(rec_orig);
         else if (cur && !(orig = strdup(cur)))
                 return -ENOMEM;

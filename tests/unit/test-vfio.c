@@ -201,6 +201,31 @@ static void test_reattach_unbound(void **state) {
         assert_null(rec);
 }
 
+static void test_interrupted_detach(void **state) {
+        struct fakekernel *fk = *state;
+        struct pci_addr a = A("0000:00:03.0");
+        _cleanup_free_ char *err = NULL, *orig = NULL;
+
+        /* a detach that died after the unbind: override set, no driver, record written */
+        assert_int_equal(pci_detach(&a, NULL, 0, NULL, &err), 1);
+        assert_int_equal(fakekernel_write(fk, "bus/pci/drivers/vfio-pci/unbind", "0000:00:03.0"), 0);
+        assert_driver(fk, "0000:00:03.0", "");
+        /* detaching again finishes the job and still knows the original driver */
+        assert_int_equal(pci_detach(&a, NULL, 0, &orig, &err), 1);
+        assert_null(err);
+        assert_string_equal(orig, "e1000");
+        assert_driver(fk, "0000:00:03.0", "vfio-pci");
+
+        /* one that died after setting the override: still on e1000 */
+        assert_int_equal(pci_reattach(&a, NULL, &err), 1);
+        assert_int_equal(fakekernel_write(fk, "bus/pci/devices/0000:00:03.0/driver_override", "vfio-pci"), 0);
+        /* reattach tidies up: override cleared, nothing else to do */
+        assert_int_equal(pci_reattach(&a, NULL, &err), 0);
+        assert_null(err);
+        assert_override(fk, "0000:00:03.0", "(null)");
+        assert_driver(fk, "0000:00:03.0", "e1000");
+}
+
 static void test_stub_to_vfio_keeps_orig(void **state) {
         struct fakekernel *fk = *state;
         struct pci_addr a = A("0000:00:03.0");
@@ -514,6 +539,7 @@ int main(void) {
                 T(test_detach_sequence),
                 T(test_reattach_explicit_and_no_record),
                 T(test_reattach_unbound),
+                T(test_interrupted_detach),
                 T(test_stub_to_vfio_keeps_orig),
                 T(test_rollback_failed_bind),
                 T(test_rollback_failed_unbind),
