@@ -800,6 +800,18 @@ static int load_locked(struct registry *reg, char **reterr) {
         return recover_journal(reg);
 }
 
+/* Under the lock nobody is writing: a registry.json.tmp.PID left behind is from a writer that
+ * died between creating and renaming it. */
+static void remove_stale_temp_files(struct registry *reg) {
+        _cleanup_closedir_ DIR *d = opendir(reg->dir);
+        struct dirent *de;
+        if (!d)
+                return;
+        while ((de = readdir(d)))
+                if (startswith(de->d_name, "registry.json.tmp."))
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+}
+
 int registry_lock(struct registry *reg, char **reterr) {
         int r;
         if (reg->locked)
@@ -810,6 +822,8 @@ int registry_lock(struct registry *reg, char **reterr) {
                 return error_set(reterr, -errno, "cannot lock %s: %s", reg->lock_path, strerror(errno));
         }
         reg->locked = true;
+        if (!reg->readonly)
+                remove_stale_temp_files(reg);
         r = load_locked(reg, reterr);
         if (r < 0) {
                 registry_unlock(reg);

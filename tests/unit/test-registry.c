@@ -306,6 +306,7 @@ static void test_corrupt(void **state) {
         assert_int_equal(registry_open(&reg, &err), 0);
         assert_null(err);
         assert_int_equal(registry_n_claims(reg), 0);
+        assert_int_equal(access(tmp, F_OK), -1); /* removed under the lock */
         char *const *msgs = registry_recovery_messages(reg);
         assert_non_null(msgs);
         assert_non_null(strstr(msgs[0], "was unreadable (malformed JSON); moved aside to"));
