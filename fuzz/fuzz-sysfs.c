@@ -61,6 +61,7 @@ static void read_with(int (*reader)(struct scan *, const char *, struct nodedev 
                 put(dir, attrs[i], data, size);
         if (reader(&s, dir, &d) >= 0)
                 nodedev_free(d);
+        scan_close_dir(&s);
         strv_free(warnings);
 }
 

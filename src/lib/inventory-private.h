@@ -18,7 +18,12 @@ struct scan {
         struct udev *udev;
         struct udev_hwdb *hwdb; /* NULL: names stay NULL */
         char ***warnings; /* strv to append to */
+        /* the directory last read from, kept open for openat() (valid while dfd_path != NULL) */
+        int dfd;
+        char *dfd_path;
 };
+/* Close the cached directory fd (scan teardown; callers that build a scan by hand call it). */
+void scan_close_dir(struct scan *s);
 
 void scan_warn(struct scan *s, const char *fmt, ...) _printf_(2, 3);
 /* Path relative to the root, for messages. */

@@ -3,6 +3,7 @@
  * sysfs_root(), resolve them to /sys/devices/..., read each with its subsystem's reader,
  * order parents before children and link each device to its nearest listed ancestor. */
 #include <ctype.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -81,13 +82,80 @@ const char *scan_rel(const struct scan *s, const char *path) {
         return path;
 }
 
+void scan_close_dir(struct scan *s) {
+        if (s && s->dfd_path) {
+                safe_close(s->dfd);
+                free(s->dfd_path);
+                s->dfd_path = NULL;
+        }
+}
+
+/* An fd for dir, reused while the readers stay in one directory (openat() then walks one
+ * component instead of the whole path: most of a big scan's system time). -1 if unusable. */
+static int scan_dir_fd(struct scan *s, const char *dir) {
+        if (!s)
+                return -1;
+        if (s->dfd_path && streq(s->dfd_path, dir))
+                return s->dfd;
+        scan_close_dir(s);
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_PATH);
+        if (fd < 0)
+                return -1;
+        s->dfd_path = strdup(dir);
+        if (!s->dfd_path) {
+                safe_close(fd);
+                return -1;
+        }
+        s->dfd = fd;
+        return fd;
+}
+
+/* One attribute: a single read() for sysfs' one-page values, more for longer files. */
+static int read_attr_at(int dfd, const char *path, const char *name, char **ret) {
+        _cleanup_close_ int fd = dfd >= 0 ? openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+                                          : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, cap = 0;
+        if (fd < 0)
+                return -errno;
+        for (;;) {
+                if (cap - len < 4097) {
+                        if (cap >= 64 * 1024)
+                                return -EFBIG;
+                        char *nb = realloc(buf, cap ? cap * 2 : 4097);
+                        if (!nb)
+                                return -ENOMEM;
+                        buf = nb;
+                        cap = cap ? cap * 2 : 4097;
+                }
+                ssize_t n = read(fd, buf + len, cap - len - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                len += n;
+                if (n == 0 || (size_t) n < 4096)
+                        break;
+        }
+        buf[len] = 0;
+        char *nl = strchr(buf, '\n');
+        if (nl)
+                *nl = 0;
+        size_t l = strlen(buf);
+        while (l > 0 && isspace((unsigned char) buf[l - 1]))
+                buf[--l] = 0;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
 int attr_string(struct scan *s, const char *dir, const char *attr, bool required, char **ret) {
         _cleanup_free_ char *p = path_join(dir, attr, NULL);
         char *v = NULL;
         int r;
         if (!p)
                 return -ENOMEM;
-        r = read_one_line_file(p, &v);
+        r = read_attr_at(scan_dir_fd(s, dir), p, attr, &v);
         if (r < 0) {
                 if (r != -ENOENT || required)
                         scan_warn(s, "%s: cannot read: %s", scan_rel(s, p), strerror(-r));
@@ -154,29 +222,105 @@ int attr_hex16(struct scan *s, const char *dir, const char *attr, bool required,
         return r;
 }
 
+static int readlinkat_malloc(int dfd, const char *path, const char *name, char **ret) {
+        char buf[PATH_MAX];
+        ssize_t n = dfd >= 0 ? readlinkat(dfd, name, buf, sizeof buf - 1) : readlink(path, buf, sizeof buf - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        char *c = strdup(buf);
+        if (!c)
+                return -ENOMEM;
+        *ret = c;
+        return 0;
+}
+
 int attr_link_basename(struct scan *s, const char *dir, const char *link, bool required, char **ret) {
-        _cleanup_free_ char *p = path_join(dir, link, NULL);
+        _cleanup_free_ char *p = path_join(dir, link, NULL), *t = NULL;
         int r;
         if (!p)
                 return -ENOMEM;
-        r = readlink_basename(p, ret);
+        r = readlinkat_malloc(scan_dir_fd(s, dir), p, link, &t);
+        if (r >= 0) {
+                const char *b = strrchr(t, '/');
+                char *c = strdup(b ? b + 1 : t);
+                if (!c)
+                        return -ENOMEM;
+                *ret = c;
+        }
         if (r < 0 && (r != -ENOENT || required))
                 scan_warn(s, "%s: cannot read link: %s", scan_rel(s, p), strerror(-r));
         return r;
 }
 
-int attr_link_resolve(struct scan *s, const char *dir, const char *link, char **ret) {
-        _cleanup_free_ char *p = path_join(dir, link, NULL);
+/* Join dir (absolute, canonical) and a relative link target, folding "." and "..". */
+static char *join_lexical(const char *dir, const char *target) {
+        size_t ld = strlen(dir), lt = strlen(target);
+        char *out = malloc(ld + lt + 2);
+        if (!out)
+                return NULL;
+        memcpy(out, dir, ld + 1);
+        size_t len = ld;
+        while (len > 1 && out[len - 1] == '/')
+                out[--len] = 0;
+        const char *t = target;
+        while (*t) {
+                const char *e = strchr(t, '/');
+                size_t cl = e ? (size_t) (e - t) : strlen(t);
+                if (cl == 0 || (cl == 1 && t[0] == '.')) {
+                        /* nothing */
+                } else if (cl == 2 && t[0] == '.' && t[1] == '.') {
+                        while (len > 0 && out[len - 1] != '/')
+                                len--;
+                        if (len > 1)
+                                len--;
+                        out[len] = 0;
+                        if (len == 0)
+                                out[0] = '/', out[1] = 0, len = 1;
+                } else {
+                        if (len > 1 || out[0] != '/')
+                                out[len++] = '/';
+                        memcpy(out + len, t, cl);
+                        len += cl;
+                        out[len] = 0;
+                }
+                t += cl;
+                if (*t == '/')
+                        t++;
+        }
+        return out;
+}
+
+static int link_resolve_at(struct scan *s, int dfd, const char *dir, const char *link, char **ret) {
+        _cleanup_free_ char *p = path_join(dir, link, NULL), *target = NULL;
         struct stat st;
+        char *rp = NULL;
+        int r;
         if (!p)
                 return -ENOMEM;
-        if (lstat(p, &st) < 0)
-                return -errno;
-        char *rp = realpath(p, NULL);
-        if (!rp) {
-                int r = -errno;
-                scan_warn(s, "%s: dangling link: %s", scan_rel(s, p), strerror(-r));
+        /* sysfs links are relative and lead through real directories: fold them lexically (two
+         * system calls) instead of realpath() (one per path component); realpath() for the rest */
+        r = readlinkat_malloc(dfd, p, link, &target);
+        if (r == -ENOENT)
                 return r;
+        if (r >= 0 && target[0] != '/' && dir[0] == '/') {
+                rp = join_lexical(dir, target);
+                if (!rp)
+                        return -ENOMEM;
+                if (stat(rp, &st) < 0) {
+                        free(rp);
+                        rp = NULL;
+                }
+        }
+        if (!rp) {
+                if (lstat(p, &st) < 0)
+                        return -errno;
+                rp = realpath(p, NULL);
+                if (!rp) {
+                        r = -errno;
+                        scan_warn(s, "%s: dangling link: %s", scan_rel(s, p), strerror(-r));
+                        return r;
+                }
         }
         if (s && s->root && !(strneq(rp, s->root, s->root_len) && rp[s->root_len] == '/')) {
                 scan_warn(s, "%s: link leaves the sysfs root", scan_rel(s, p));
@@ -185,6 +329,10 @@ int attr_link_resolve(struct scan *s, const char *dir, const char *link, char **
         }
         *ret = rp;
         return 0;
+}
+
+int attr_link_resolve(struct scan *s, const char *dir, const char *link, char **ret) {
+        return link_resolve_at(s, scan_dir_fd(s, dir), dir, link, ret);
 }
 
 void hwdb_names(struct scan *s, const char *key, char **ret_vendor, char **ret_model) {
@@ -450,7 +598,7 @@ static int walk_dir(struct scan *s, struct devlist *l, const char *dir,
                 struct nodedev *d = NULL;
                 if (de->d_name[0] == '.')
                         continue;
-                r = attr_link_resolve(s, full, de->d_name, &rp);
+                r = link_resolve_at(s, dirfd(dh), full, de->d_name, &rp);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
@@ -519,7 +667,7 @@ static int add_scsi_hosts_from_class(struct scan *s, struct devlist *l) {
                 struct nodedev *d = NULL;
                 if (de->d_name[0] == '.')
                         continue;
-                if (attr_link_resolve(s, full, de->d_name, &rp) < 0)
+                if (link_resolve_at(s, dirfd(dh), full, de->d_name, &rp) < 0)
                         continue;
                 char *sl = strrchr(rp, '/');
                 if (!sl)
@@ -569,6 +717,7 @@ static int cmp_path(const void *a, const void *b) {
 }
 
 static void scan_done(struct scan *s) {
+        scan_close_dir(s);
         free(s->root);
         if (s->hwdb)
                 udev_hwdb_unref(s->hwdb);

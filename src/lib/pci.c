@@ -210,28 +210,31 @@ int pci_read(struct scan *s, const char *path, struct nodedev **ret) {
         if (attr_int(s, path, "numa_node", false, &numa) >= 0)
                 pci->numa_node = numa < 0 ? -1 : numa;
 
-        read_link_attr(s, path, "max_link_speed", &pci->link_max_speed);
-        read_link_attr(s, path, "current_link_speed", &pci->link_cur_speed);
-        if (attr_uint(s, path, "max_link_width", 10, false, &v) >= 0 && v <= 32)
-                pci->link_max_width = (int) v;
-        if (attr_uint(s, path, "current_link_width", 10, false, &v) >= 0 && v <= 32)
-                pci->link_cur_width = (int) v;
-
         pci->link_port = -1;
         if (!pci_read_config(s, path, pci)) {
+                /* no config space (fixture trees): the kernel's link attributes */
+                read_link_attr(s, path, "max_link_speed", &pci->link_max_speed);
+                read_link_attr(s, path, "current_link_speed", &pci->link_cur_speed);
+                if (attr_uint(s, path, "max_link_width", 10, false, &v) >= 0 && v <= 32)
+                        pci->link_max_width = (int) v;
+                if (attr_uint(s, path, "current_link_width", 10, false, &v) >= 0 && v <= 32)
+                        pci->link_cur_width = (int) v;
                 pci->is_pcie = pci->link_max_speed || pci->link_cur_speed;
                 pci->has_link = pci->is_pcie;
         }
 
         (void) attr_link_basename(s, path, "physfn", false, &pci->physfn_addr);
-        r = pci_read_vfs(s, path, pci);
-        if (r < 0)
-                return r;
-        if (attr_uint(s, path, "sriov_totalvfs", 10, false, &v) >= 0 && v <= 0xffff)
+        /* only SR-IOV physical functions have virtfnN links */
+        if (attr_uint(s, path, "sriov_totalvfs", 10, false, &v) >= 0 && v <= 0xffff) {
                 pci->sriov_totalvfs = (int) v;
+                r = pci_read_vfs(s, path, pci);
+                if (r < 0)
+                        return r;
+        }
 
         _cleanup_free_ char *reset = path_join(path, "reset", NULL);
-        pci->has_reset = reset && access(reset, F_OK) == 0;
+        int dfd = s->dfd_path && streq(s->dfd_path, path) ? s->dfd : AT_FDCWD;
+        pci->has_reset = reset && faccessat(dfd, dfd == AT_FDCWD ? reset : "reset", F_OK, 0) == 0;
         (void) attr_string(s, path, "reset_method", false, &pci->reset_method);
 
         r = pci_read_mdev_types(s, path, pci);
