@@ -736,8 +736,8 @@ static int recover_journal(struct registry *reg) {
                                         continue;
                                 }
                                 if (alive) {
-                                        if (c->state != CLAIM_STATE_ATTACHED || !streq(j->op, "attach") ||
-                                            !j->step || !streq(j->step, "done"))
+                                        /* what reached the guest stays; the rest goes back to claimed */
+                                        if (c->state != CLAIM_STATE_ATTACHED && c->state != CLAIM_STATE_UNPLUGGED)
                                                 c->state = CLAIM_STATE_CLAIMED;
                                         outcome = "claim kept as claimed";
                                         reg->dirty = true;

@@ -35,7 +35,9 @@
  *   - "release"/"detach": finished (the claim is dropped — its device is given back by the
  *     caller through registry_take_recovered()),
  *   - anything else ("claim", "prepare", "attach", ...): rolled back — if the domain is alive
- *     the claim goes back to state "claimed", else it is dropped.
+ *     its claims (the entry's key, or all of the domain's when key is NULL) that are not
+ *     "attached"/"unplugged" go back to "claimed" (what reached the guest stays); if the
+ *     domain is dead they are dropped (registry_take_dropped() hands them out for giving back).
  * Each recovery adds a human line to the registry's recovery messages
  * (registry_recovery_messages()), e.g.
  *   "interrupted attach of hostdev0 (usb_1_4_1) for vm-a (device_add sent) rolled back: claim kept as claimed". */

@@ -384,6 +384,18 @@ static void test_journal_recovery(void **state) {
                                      "(device_add sent) rolled back: claim kept as claimed");
         assert_int_equal(registry_find_by_key(reg, a->key)->state, CLAIM_STATE_CLAIMED);
 
+        /* a whole-domain attach: what reached the guest stays attached */
+        assert_int_equal(registry_set_state(reg, a->key, CLAIM_STATE_PREPARED, &err), 0);
+        assert_int_equal(registry_set_state(reg, b->key, CLAIM_STATE_ATTACHED, &err), 0);
+        journal_child("attach", NULL, "device_add sent");
+        assert_int_equal(registry_reload(reg, &err), 0);
+        msgs = registry_recovery_messages(reg);
+        assert_non_null(msgs);
+        assert_string_equal(msgs[0], "interrupted attach of all devices for domain vm-a (device_add sent) rolled back: "
+                                     "claim kept as claimed");
+        assert_int_equal(registry_find_by_key(reg, a->key)->state, CLAIM_STATE_CLAIMED);
+        assert_int_equal(registry_find_by_key(reg, b->key)->state, CLAIM_STATE_ATTACHED);
+
         /* a release interrupted by a crash is finished: the claim goes, for giving back */
         journal_child("release", b->key, "reattach started");
         assert_int_equal(registry_reload(reg, &err), 0);
@@ -404,7 +416,21 @@ static void test_journal_recovery(void **state) {
         assert_int_equal(registry_open(&reg2, &err), 0);
         assert_null(registry_recovery_messages(reg2));
         assert_int_equal(registry_n_claims(reg2), 1);
-        assert_int_equal(registry_release_domain(reg, "vm-a", NULL, NULL, &err), 1);
+
+        /* the domain died too: an interrupted attach drops its claims, for giving back */
+        struct domain_record dead = { .name = (char *) "vm-a", .pid = dead_pid(), .starttime = 1 };
+        assert_int_equal(registry_domain_set(reg, &dead, &err), 0);
+        journal_child("attach", a->key, "prepared");
+        assert_int_equal(registry_reload(reg, &err), 0);
+        msgs = registry_recovery_messages(reg);
+        assert_non_null(msgs);
+        assert_string_equal(msgs[0], "interrupted attach of usb:46f4:0001:serial:DONGLE-A for domain vm-a (prepared) "
+                                     "rolled back: claim dropped (domain gone)");
+        assert_int_equal(registry_n_claims(reg), 0);
+        assert_int_equal(registry_take_dropped(reg, &dropped, &n), 0);
+        assert_int_equal(n, 1);
+        claim_free(dropped[0]);
+        free(dropped);
         assert_null(err);
 }
 
