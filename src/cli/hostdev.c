@@ -25,8 +25,10 @@ static const struct verb verbs[] = {
           "  --json           machine-readable output\n",
           "hostdev resolve vm-a.xml" },
         { "qemu-args", verb_qemu_args, "FILE [--name DOMAIN]",
-          "print QEMU arguments for the devices, one per line",
-          "  --name DOMAIN    domain name (default: the file's <name>)\n",
+          "print QEMU arguments for the devices, one per line (only looks: claims nothing)",
+          "  --name DOMAIN    domain name (default: the file's <name>)\n"
+          "  Resolves the devices and prints -device/-blockdev in QEMU's JSON syntax; it does not\n"
+          "  claim them or prepare the host: use 'run' or 'attach-device' for that.\n",
           "hostdev qemu-args --name vm-a dongle.xml" },
         { "attach-device", verb_attach_device,
           "DOMAIN FILE --qmp SOCKET | --connect URI [--config] [--netns PATH|PID] [--root DIR]",
