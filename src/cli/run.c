@@ -83,6 +83,8 @@ int verb_run(int argc, char **argv) {
         static const struct option options[] = {
                 { "name", required_argument, NULL, 'n' },
                 { "no-watch", no_argument, NULL, 'W' },
+                { "netns", required_argument, NULL, 'N' },
+                { "root", required_argument, NULL, 'R' },
                 {},
         };
         _cleanup_free_ char *err = NULL, *qmp_path = NULL, *watch_path = NULL, *qmp_arg = NULL,
@@ -115,6 +117,11 @@ int verb_run(int argc, char **argv) {
                 case 'W':
                         use_watch = false;
                         break;
+                case 'N':
+                case 'R':
+                        log_error("%s: --netns and --root place capabilities-mode devices in a container; "
+                                  "the VM that 'run' starts cannot take them", argv[0]);
+                        return EXIT_USAGE;
                 default:
                         return EXIT_USAGE;
                 }
