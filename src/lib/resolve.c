@@ -389,6 +389,20 @@ static int resolve_other(const struct inventory *inv, const struct hostdev_def *
         return 0;
 }
 
+static const struct claim *pci_group_holder(const struct inventory *inv, const struct registry *reg,
+                                           const struct nodedev *dev, const char *domain) {
+        for (size_t i = 0; i < registry_n_claims(reg); i++) {
+                const struct claim *c = registry_claim_at(reg, i);
+                if (c->type != HOSTDEV_TYPE_PCI || streq_ptr(c->domain, domain))
+                        continue;
+                const struct nodedev *m = inventory_find_pci(inv, &c->pci.addr);
+                int group = m ? m->u.pci.iommu_group : c->pci.iommu_group;
+                if (group == dev->u.pci.iommu_group)
+                        return c;
+        }
+        return NULL;
+}
+
 int resolve_def(const struct inventory *inv, const struct registry *reg, const struct hostdev_def *def,
                 const char *domain, struct resolve_result *ret) {
         struct resolve_result res = { .status = RESOLVE_OK };
@@ -425,6 +439,22 @@ int resolve_def(const struct inventory *inv, const struct registry *reg, const s
         if (dev) {
                 res.device = dev;
                 const struct claim *c = reg ? registry_claim_for_device(reg, dev) : NULL;
+                if (!c && reg && dev->cap == NODEDEV_CAP_PCI && dev->u.pci.iommu_group >= 0) {
+                        /* a member of the same IOMMU group held by another domain blocks it */
+                        const struct claim *g = pci_group_holder(inv, reg, dev, domain);
+                        if (g) {
+                                _cleanup_free_ char *theirs = claim_describe(g);
+                                res.owner = strdup(g->domain);
+                                res.status = RESOLVE_IN_USE;
+                                res.message = strdup_printf("device %s shares IOMMU group %d with %s, in use by domain %s",
+                                                            dev->name, dev->u.pci.iommu_group,
+                                                            theirs ? theirs : g->key, g->domain);
+                                if (!res.owner || !res.message) {
+                                        resolve_result_done(&res);
+                                        return -ENOMEM;
+                                }
+                        }
+                }
                 if (c) {
                         res.owner = strdup(c->domain);
                         if (!res.owner) {

@@ -492,6 +492,69 @@ static void test_public_api(void **state) {
         free(st);
 }
 
+
+/* PCI: a device whose IOMMU group has a member held by another domain is in use, and cannot be
+ * claimed; groups come from the inventory (pci-gen.sh: 01:01.0 and 01:02.0 share group 4). */
+static void test_pci_iommu_group(void **state) {
+        const char *src = getenv("HOSTDEV_SRCDIR");
+        struct inventory *inv = NULL;
+        _cleanup_(registry_freep) struct registry *reg = NULL;
+        _cleanup_free_ char *err = NULL;
+        assert_non_null(src);
+        _cleanup_free_ char *cmd = strdup_printf("bash %s/tests/data/sys/pci-gen.sh %s/pci >/dev/null", src, tmpdir);
+        assert_int_equal(system(cmd), 0);
+        _cleanup_free_ char *sys = strdup_printf("%s/pci/sys", tmpdir), *dev = strdup_printf("%s/pci/dev", tmpdir);
+        setenv("HOSTDEV_SYSFS_ROOT", sys, 1);
+        setenv("HOSTDEV_DEV_ROOT", dev, 1);
+        assert_int_equal(inventory_scan(&inv, &err), 0);
+        assert_int_equal(registry_open(&reg, &err), 0);
+
+        struct hostdev_def d1 = { .mode = HOSTDEV_MODE_SUBSYSTEM, .type = HOSTDEV_TYPE_PCI, .managed = TRISTATE_YES };
+        d1.source.pci.has_addr = true;
+        d1.source.pci.addr = (struct pci_addr){ .bus = 1, .slot = 1 };
+        struct hostdev_def d2 = d1;
+        d2.source.pci.addr.slot = 2;
+        struct hostdev_def d3 = d1;
+        d3.source.pci.addr = (struct pci_addr){ .bus = 0, .slot = 3 };
+        struct resolve_result r;
+        struct claim *c = NULL;
+
+        resolve_one(inv, reg, &d1, "vm-a", &r);
+        assert_int_equal(r.status, RESOLVE_OK);
+        assert_int_equal(resolve_make_claim(&d1, r.device, &c), 0);
+        assert_string_equal(c->key, "pci:0000:01:01.0");
+        assert_int_equal(c->pci.iommu_group, 4);
+        assert_string_equal(c->pci.orig_driver, "e1000");
+        assert_true(c->pci.managed);
+        c->pci.iommu_group = -1; /* the inventory's group is used, not only the recorded one */
+        assert_int_equal(registry_claim(reg, "vm-a", c, inv, &err), 1);
+        claim_free(c);
+        resolve_result_done(&r);
+
+        resolve_one(inv, reg, &d2, "vm-b", &r);
+        assert_int_equal(r.status, RESOLVE_IN_USE);
+        assert_string_equal(r.owner, "vm-a");
+        assert_string_equal(r.message, "device pci_0000_01_02_0 shares IOMMU group 4 with pci_0000_01_01_0 (0000:01:01.0), "
+                                       "in use by domain vm-a");
+        assert_int_equal(resolve_make_claim(&d2, r.device, &c), 0);
+        assert_int_equal(registry_claim(reg, "vm-b", c, inv, &err), -EBUSY);
+        assert_string_equal(err, "device pci_0000_01_02_0 (0000:01:02.0) shares IOMMU group 4 with pci_0000_01_01_0 "
+                                 "(0000:01:01.0), in use by domain vm-a");
+        free(TAKE_PTR(err));
+        /* the same domain may take the whole group */
+        assert_int_equal(registry_claim(reg, "vm-a", c, inv, &err), 1);
+        claim_free(c);
+        resolve_result_done(&r);
+
+        /* another group is free */
+        resolve_one(inv, reg, &d3, "vm-b", &r);
+        assert_int_equal(r.status, RESOLVE_OK);
+        assert_null(r.owner);
+        resolve_result_done(&r);
+        assert_int_equal(registry_release_domain(reg, "vm-a", NULL, NULL, &err), 2);
+        inventory_free(inv);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_unique_selectors, setup, teardown),
@@ -503,6 +566,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_identity_matches, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_other_types, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_public_api, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pci_iommu_group, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
