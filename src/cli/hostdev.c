@@ -49,11 +49,10 @@ static const struct verb verbs[] = {
           "  --root DIR       container root (capabilities storage/misc)\n",
           "hostdev detach-device vm-a dongle.xml" },
         { "run", verb_run,
-          "[--name DOMAIN] [--netns PATH|PID] [--root DIR] FILE -- QEMU-COMMAND...",
+          "[--name DOMAIN] [--no-watch] FILE -- QEMU-COMMAND...",
           "claim devices, run QEMU with them, re-attach replugged dongles, release at exit",
           "  --name DOMAIN    domain name (default: the file's <name>)\n"
-          "  --netns PATH|PID container network namespace (capabilities net)\n"
-          "  --root DIR       container root (capabilities storage/misc)\n",
+          "  --no-watch       do not re-attach replugged USB devices while QEMU runs\n",
           "hostdev run --name vm-a dongle.xml -- qemu-system-x86_64 -m 1G disk.img" },
         { "nodedev-detach", verb_nodedev_detach, "NAME [--driver vfio-pci] [--force]",
           "unbind a PCI device from its host driver and bind it to vfio-pci",

@@ -146,7 +146,7 @@ expect '--qmp' $H attach-device --q
 expect '--config --connect' $H attach-device vm-a x.xml --con
 expect '--driver' $H nodedev-detach --d
 expect 'pci-stub vfio-pci' $H nodedev-detach --driver ''
-expect '-- --help --name --netns --root' $H run --
+expect '-- --help --name --no-watch' $H run --
 expect '' $H status ''
 expect '' $H dumpxml usb_1_4_1 ''
 
