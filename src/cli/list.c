@@ -56,7 +56,6 @@ static json_object *device_to_json(const struct nodedev *d) {
                                        json_str_or_null(u->product_name ? u->product_name : u->product_string));
                 json_object_object_add(o, "serial", json_str_or_null(u->serial));
                 json_object_object_add(o, "speed", json_str_or_null(u->speed));
-                json_object_object_add(o, "peer_port", json_str_or_null(u->peer_port));
                 break;
         }
         case NODEDEV_CAP_PCI: {
