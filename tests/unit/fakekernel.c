@@ -233,16 +233,36 @@ static int hook(const char *path, const char *value, void *userdata) {
         return fakekernel_write(fk, rel, value);
 }
 
-int fakekernel_new(struct fakekernel **ret) {
-        const char *data = getenv("HOSTDEV_TEST_DATA");
-        _cleanup_free_ char *tmpl = strdup("/tmp/hostdev-fk-XXXXXX"), *gen = NULL;
-        struct fakekernel *fk;
+static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+        return remove(path) < 0 ? -1 : 0;
+}
 
+/* The fixture is generated once per process (pci-gen.sh) and copied for each test. */
+static char *template_dir;
+static const char *copy_dst;
+static size_t copy_src_len;
+
+static void template_cleanup(void) {
+        if (template_dir)
+                (void) nftw(template_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        free(template_dir);
+        template_dir = NULL;
+}
+
+static int make_template(void) {
+        const char *data = getenv("HOSTDEV_TEST_DATA");
+        _cleanup_free_ char *tmpl = strdup("/tmp/hostdev-fk-tmpl-XXXXXX"), *gen = NULL;
+        int st;
+
+        if (template_dir)
+                return 0;
         if (!data)
                 return -ENOENT; /* run through meson test */
         if (!tmpl || !mkdtemp(tmpl))
                 return -errno;
         gen = path_join(data, "sys/pci-gen.sh", NULL);
+        if (!gen)
+                return -ENOMEM;
         pid_t pid = fork();
         if (pid < 0)
                 return -errno;
@@ -250,9 +270,58 @@ int fakekernel_new(struct fakekernel **ret) {
                 execlp("bash", "bash", gen, tmpl, (char *) NULL);
                 _exit(127);
         }
-        int st;
-        if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+                (void) nftw(tmpl, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
                 return -EIO;
+        }
+        template_dir = TAKE_PTR(tmpl);
+        atexit(template_cleanup);
+        return 0;
+}
+
+static int copy_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+        _cleanup_free_ char *dst = path_join(copy_dst, path + copy_src_len, NULL);
+        if (!dst)
+                return -1;
+        if (flag == FTW_D)
+                return mkdir(dst, 0755) < 0 && errno != EEXIST ? -1 : 0;
+        if (flag == FTW_SL) {
+                _cleanup_free_ char *t = NULL;
+                if (readlink_malloc(path, &t) < 0)
+                        return -1;
+                return symlink(t, dst) < 0 ? -1 : 0;
+        }
+        if (flag == FTW_F) {
+                _cleanup_free_ char *buf = NULL;
+                size_t n = 0;
+                _cleanup_close_ int fd = -1;
+                if (read_full_file(path, 1 << 20, &buf, &n) < 0)
+                        return -1;
+                fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, sb->st_mode & 0777);
+                if (fd < 0 || (n > 0 && write(fd, buf, n) != (ssize_t) n))
+                        return -1;
+                return 0;
+        }
+        return -1;
+}
+
+int fakekernel_new(struct fakekernel **ret) {
+        _cleanup_free_ char *tmpl = strdup("/tmp/hostdev-fk-XXXXXX");
+        struct fakekernel *fk;
+        int r;
+
+        r = make_template();
+        if (r < 0)
+                return r;
+        if (!tmpl || !mkdtemp(tmpl))
+                return -errno;
+        copy_dst = tmpl;
+        copy_src_len = strlen(template_dir);
+        if (nftw(template_dir, copy_cb, 16, FTW_PHYS) != 0) {
+                r = errno ? -errno : -EIO;
+                (void) nftw(tmpl, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+                return r;
+        }
 
         fk = calloc(1, sizeof *fk);
         if (!fk)
@@ -270,10 +339,6 @@ int fakekernel_new(struct fakekernel **ret) {
         pci_sysfs_write_hook_userdata = fk;
         *ret = fk;
         return 0;
-}
-
-static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-        return remove(path) < 0 ? -1 : 0;
 }
 
 struct fakekernel *fakekernel_free(struct fakekernel *fk) {
