@@ -75,6 +75,8 @@ for d in bus/pci/devices bus/usb/devices bus/scsi/devices bus/mdev/devices \
 done
 
 # 2. the device directories: copy each topmost one once (children come along)
+# (a list file, not <(...): minimal guests may have no /dev/fd)
+printf '%s\n' "${targets[@]}" | sort -u >"$OUT/.targets"
 last=
 while IFS= read -r t; do
         [ -n "$t" ] || continue
@@ -91,7 +93,8 @@ while IFS= read -r t; do
                 p=${p%/*}
         done
         last=$t
-done < <(printf '%s\n' "${targets[@]}" | sort -u)
+done <"$OUT/.targets"
+rm -f "$OUT/.targets"
 find "$OUT/devices" -name .captured -delete 2>/dev/null || true
 
 # 3. IOMMU groups (links only)
