@@ -2,7 +2,8 @@
 # The bash completion (data/bash-completion/hostdev): sourced in bash, registered for hostdev,
 # and its function run with COMP_WORDS/COMP_CWORD for commands, options, --cap values, files,
 # QEMU commands after --, domain and device names (from a fake hostdev printing canned JSON,
-# and from the real `hostdev list --json` on a fixture sysfs tree). Every case runs twice:
+# from the real `hostdev list --json` on a fixture sysfs tree, and from the real
+# `hostdev status --json` while `hostdev run` holds the fixture's dongle). Every case runs twice:
 # in a plain bash, and with the bash-completion package loaded (_init_completion path).
 set -e
 . "$(dirname "$0")/lib.sh"
@@ -207,12 +208,38 @@ expect "$names" "$HOSTDEV_BIN" dumpxml ''
 expect 'usb_1_4' "$HOSTDEV_BIN" dumpxml usb_1_
 expect 'pci_0000_00_03_0 pci_0000_00_04_0' "$HOSTDEV_BIN" nodedev-reattach ''
 unset HOSTDEV_SYSFS_ROOT
+# domain names from the real `hostdev status --json` (vm-comp holds a dongle, see above)
+expect 'vm-comp' "$HOSTDEV_BIN" release ''
+expect 'vm-comp' "$HOSTDEV_BIN" attach-device v
+expect 'vm-comp' "$HOSTDEV_BIN" watch --domain ''
 
 [ "$failures" -eq 0 ] || { echo "$failures failures [$mode]"; exit 1; }
 echo "ok [$mode]"
 EOF
 
 make_sysfs "$TMP/sys"
+mkdir -p "$TMP/dev/bus/usb/001"
+touch "$TMP/dev/bus/usb/001/001" "$TMP/dev/bus/usb/001/002"
+
+# A real claim, so that domain names come from the real `hostdev status --json`: `hostdev run`
+# holds the fixture's dongle for vm-comp while a stand-in "QEMU" (a sleeping bash) runs.
+export HOSTDEV_STATE_DIR=$TMP/state
+cat >"$TMP/claim.xml" <<'XML'
+<hostdev mode='subsystem' type='usb'>
+  <source><vendor id='0x46f4'/><product id='0x0001'/><serial>DONGLE-A</serial></source>
+</hostdev>
+XML
+HOSTDEV_SYSFS_ROOT=$TMP/sys HOSTDEV_DEV_ROOT=$TMP/dev "$HOSTDEV_BIN" run --no-watch --name vm-comp \
+        "$TMP/claim.xml" -- bash -c 'sleep 120' _ >"$TMP/run.log" 2>&1 &
+RUN_PID=$!
+trap 'kill -TERM $RUN_PID 2>/dev/null; wait $RUN_PID 2>/dev/null || true; rm -rf "$TMP"' EXIT
+for _ in $(seq 1 100); do
+        "$HOSTDEV_BIN" status --json 2>/dev/null | grep -q '"vm-comp"' && break
+        kill -0 $RUN_PID 2>/dev/null || fail "hostdev run exited before claiming the fixture dongle: $(cat "$TMP/run.log")"
+        sleep 0.1
+done
+"$HOSTDEV_BIN" status --json | grep -q '"vm-comp"' || fail "hostdev run did not claim the fixture dongle in 10 s: $(cat "$TMP/run.log")"
+
 for mode in ${MODES:-plain bash-completion}; do
         COMPLETION=$COMPLETION BASH_COMPLETION=$BASH_COMPLETION FAKE=$TMP/fake FILES=$TMP/files \
                 SYSFS=$TMP/sys ERRF=$TMP/list.err HOSTDEV_BIN=$HOSTDEV_BIN \
