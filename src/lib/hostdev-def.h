@@ -79,6 +79,19 @@ enum guest_address_type {
         GUEST_ADDRESS_UNASSIGNED,
 };
 
+/* Bits of guest_address.given: which optional attributes were written (formatting writes
+ * exactly those back). pci, drive, usb, virtio-serial always format all their fields. */
+enum {
+        GUEST_ADDRESS_GIVEN_REG = 1u << 0,      /* spapr-vio reg */
+        GUEST_ADDRESS_GIVEN_IOBASE = 1u << 1,   /* isa iobase */
+        GUEST_ADDRESS_GIVEN_IRQ = 1u << 2,      /* isa irq */
+        GUEST_ADDRESS_GIVEN_SLOT = 1u << 3,     /* ccid / dimm slot */
+        GUEST_ADDRESS_GIVEN_BASE = 1u << 4,     /* dimm base */
+        GUEST_ADDRESS_GIVEN_CCW = 1u << 5,      /* ccw cssid+ssid+devno */
+        GUEST_ADDRESS_GIVEN_ZPCI_UID = 1u << 6, /* pci <zpci uid=> */
+        GUEST_ADDRESS_GIVEN_ZPCI_FID = 1u << 7, /* pci <zpci fid=> */
+};
+
 struct guest_address {
         enum guest_address_type type;
         /* pci */

@@ -18,18 +18,14 @@
 #define INPUT_MAX (16u * 1024u * 1024u)
 #define DEPTH_MAX 64
 
-/* bits of guest_address.given */
-enum {
-        GA_REG = 1u << 0,
-        GA_IOBASE = 1u << 1,
-        GA_IRQ = 1u << 2,
-        GA_SLOT = 1u << 3,
-        GA_BASE = 1u << 4,
-        GA_CCW = 1u << 5,
-        GA_ZPCI_UID = 1u << 6,
-        GA_ZPCI_FID = 1u << 7,
-        GA_PORT = 1u << 8,
-};
+#define GA_REG GUEST_ADDRESS_GIVEN_REG
+#define GA_IOBASE GUEST_ADDRESS_GIVEN_IOBASE
+#define GA_IRQ GUEST_ADDRESS_GIVEN_IRQ
+#define GA_SLOT GUEST_ADDRESS_GIVEN_SLOT
+#define GA_BASE GUEST_ADDRESS_GIVEN_BASE
+#define GA_CCW GUEST_ADDRESS_GIVEN_CCW
+#define GA_ZPCI_UID GUEST_ADDRESS_GIVEN_ZPCI_UID
+#define GA_ZPCI_FID GUEST_ADDRESS_GIVEN_ZPCI_FID
 
 /* ---- freeing ------------------------------------------------------------------------------ */
 
@@ -2162,7 +2158,7 @@ static void o_end(struct out *o) {
 
 static void a_str(struct out *o, const char *name, const char *v) {
         strbuf_appendf(o->sb, " %s='", name);
-        strbuf_append_xml_escaped(o->sb, v);
+        strbuf_append_xml_escaped(o->sb, strempty(v));
         strbuf_append(o->sb, "'");
 }
 
@@ -2179,7 +2175,7 @@ static void a_fmt(struct out *o, const char *name, const char *fmt, ...) {
 static void text_elem(struct out *o, unsigned indent, const char *name, const char *v) {
         o_begin(o, indent);
         strbuf_appendf(o->sb, "<%s>", name);
-        strbuf_append_xml_escaped(o->sb, v);
+        strbuf_append_xml_escaped(o->sb, strempty(v));
         strbuf_appendf(o->sb, "</%s>", name);
         o_end(o);
 }
