@@ -75,7 +75,7 @@ expect_match "port='4\.1'" "$P1" "EXAMPLES by port"
 render "$MAN5"
 P5=$OUT
 expect_match '^hostdev-xml\(5\) ' "$P5" "hostdev-xml(5) header"
-for s in NAME DESCRIPTION "LIBVIRT'S FORM" "THE REVIEWED DESIGN'S FORM" "THE FIRST PATCH'S FORM" \
+for s in NAME DESCRIPTION "LIBVIRT'S FORM" 'ATTRIBUTES AND CHILD ELEMENTS' "THE REVIEWED DESIGN'S FORM" "THE FIRST PATCH'S FORM" \
          NUMBERS 'USB EXTENSIONS' EXAMPLES 'SEE ALSO'; do
         has_section "$P5" "$s"
 done
