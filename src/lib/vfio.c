@@ -533,9 +533,20 @@ static bool path_is_under(const char *child, const char *dir) {
 
 /* Is the block device at sysfs directory bdir (resolved) on the PCI device devdir, directly or
  * through its slaves (dm, md)? */
-static bool block_is_on(const char *bdir, const char *devdir, unsigned depth) {
-        if (path_is_under(bdir, devdir))
+static const char *last_component(const char *p) {
+        const char *b = strrchr(p, '/');
+        return b ? b + 1 : p;
+}
+
+/* Is the block device at sysfs directory bdir (resolved) on the PCI device devdir, directly or
+ * through its slaves (dm, md)? *ret_leaf (may be NULL) gets the name of the block device found
+ * on devdir ("vdc1" under "dm-0"). */
+static bool block_is_on(const char *bdir, const char *devdir, unsigned depth, char **ret_leaf) {
+        if (path_is_under(bdir, devdir)) {
+                if (ret_leaf)
+                        *ret_leaf = strdup(last_component(bdir));
                 return true;
+        }
         if (depth > 8)
                 return false;
         _cleanup_free_ char *sl = path_join(bdir, "slaves", NULL);
@@ -547,10 +558,18 @@ static bool block_is_on(const char *bdir, const char *devdir, unsigned depth) {
                         continue;
                 _cleanup_free_ char *p = path_join(sl, de->d_name, NULL);
                 _cleanup_free_ char *rp = p ? realpath(p, NULL) : NULL;
-                if (rp && block_is_on(rp, devdir, depth + 1))
+                if (rp && block_is_on(rp, devdir, depth + 1, ret_leaf))
                         return true;
         }
         return false;
+}
+
+/* "vda1" or "vdc1 (under dm-0)" */
+static char *block_describe(const char *bdir, const char *leaf) {
+        const char *top = last_component(bdir);
+        if (!leaf || streq(leaf, top))
+                return strdup(top);
+        return strdup_printf("%s (under %s)", leaf, top);
 }
 
 static char *block_dir_by_devnum(unsigned maj, unsigned min) {
@@ -593,12 +612,12 @@ static int check_mounts(const char *devdir, const char *addr, char **ret_reason)
                 _cleanup_free_ char *bdir = maj != 0 ? block_dir_by_devnum(maj, min) : block_dir_by_devname(src);
                 if (!bdir)
                         continue;
-                if (block_is_on(bdir, devdir, 0)) {
-                        const char *bn = strrchr(bdir, '/');
+                _cleanup_free_ char *leaf = NULL;
+                if (block_is_on(bdir, devdir, 0, &leaf)) {
+                        _cleanup_free_ char *what = block_describe(bdir, leaf);
                         if (ret_reason)
-                                *ret_reason = strdup_printf(
-                                        "%s is the controller of %s, mounted on %s (%s)", addr,
-                                        bn ? bn + 1 : bdir, mp, fstype);
+                                *ret_reason = strdup_printf("%s is the controller of %s, mounted on %s (%s)", addr,
+                                                            strna(what), mp, fstype);
                         return 1;
                 }
         }
@@ -630,9 +649,12 @@ static int check_swaps(const char *devdir, const char *addr, char **ret_reason) 
                                 bdir = block_dir_by_devname(file);
                         else if (stat(file, &st) == 0)
                                 bdir = block_dir_by_devnum(major(st.st_dev), minor(st.st_dev));
-                        if (bdir && block_is_on(bdir, devdir, 0)) {
+                        _cleanup_free_ char *leaf = NULL;
+                        if (bdir && block_is_on(bdir, devdir, 0, &leaf)) {
+                                _cleanup_free_ char *what = block_describe(bdir, leaf);
                                 if (ret_reason)
-                                        *ret_reason = strdup_printf("%s is the controller of active swap %s", addr, file);
+                                        *ret_reason = strdup_printf("%s is the controller of active swap %s (%s)",
+                                                                    addr, file, strna(what));
                                 return 1;
                         }
                 }

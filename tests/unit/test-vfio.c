@@ -409,7 +409,15 @@ static void test_host_mounted(void **state) {
 }
 
 static void test_host_swap(void **state) {
-        check_refused(*state, "0000:00:07.0", "virtio-pci", "controller of active swap /dev/vdb");
+        check_refused(*state, "0000:00:07.0", "virtio-pci", "controller of active swap /dev/vdb (vdb)");
+}
+
+static void test_host_mounted_dm(void **state) {
+        check_refused(*state, "0000:00:0a.0", "virtio-pci", "controller of vdc1 (under dm-0), mounted on /home (ext4)");
+}
+
+static void test_host_mounted_btrfs(void **state) {
+        check_refused(*state, "0000:00:0b.0", "virtio-pci", "controller of vdd, mounted on /srv (btrfs)");
 }
 
 static void test_host_console(void **state) {
@@ -551,6 +559,8 @@ int main(void) {
                 T(test_host_nic_address),
                 T(test_host_mounted),
                 T(test_host_swap),
+                T(test_host_mounted_dm),
+                T(test_host_mounted_btrfs),
                 T(test_host_console),
                 T(test_host_enslaved),
                 T(test_host_route_v4),

@@ -15,6 +15,8 @@
 #   0000:00:07.0  virtio-blk, vdb                 group 6  virtio-pci  vdb is swap
 #   0000:00:08.0  e1000, eth4                     (no IOMMU group)
 #   0000:00:09.0  e1000, eth5 enslaved to br0     group 7  e1000   br0 carries a route
+#   0000:00:0a.0  virtio-blk, vdc                 group 8  virtio-pci  vdc1 under dm-0 on /home
+#   0000:00:0b.0  virtio-blk, vdd                 group 9  virtio-pci  btrfs on /srv (0:40)
 set -eu
 D=${1:?usage: pci-gen.sh DIR}
 mkdir -p "$D"
@@ -132,11 +134,26 @@ echo 52:54:00:aa:bb:cc >"$S/devices/virtual/net/br0/address"
 ln -sr "$S/devices/virtual/net/br0" "$S/class/net/br0"
 ln -sr "$S/devices/virtual/net/br0" "$S/devices/$R/0000:00:09.0/net/eth5/master"
 
+# 0000:00:0a.0: virtio-blk vdc whose vdc1 holds the LVM volume dm-0, mounted on /home
+pcidev $R 0000:00:0a.0 0x1af4 0x1001 0x010000 8 virtio-pci no
+mkdir -p "$S/devices/$R/0000:00:0a.0/virtio3"
+blockdev "$S/devices/$R/0000:00:0a.0/virtio3" vdc 253:32 vdc1 253:33
+mkdir -p "$S/devices/virtual/block"
+blockdev "$S/devices/virtual" dm-0 254:0
+mkdir -p "$S/devices/virtual/block/dm-0/slaves"
+ln -sr "$S/devices/$R/0000:00:0a.0/virtio3/block/vdc/vdc1" "$S/devices/virtual/block/dm-0/slaves/vdc1"
+# 0000:00:0b.0: virtio-blk vdd with btrfs on /srv (mountinfo shows an anonymous 0:N device)
+pcidev $R 0000:00:0b.0 0x1af4 0x1001 0x010000 9 virtio-pci no
+mkdir -p "$S/devices/$R/0000:00:0b.0/virtio4"
+blockdev "$S/devices/$R/0000:00:0b.0/virtio4" vdd 253:48
+
 cat >"$P/self/mountinfo" <<'MI'
 22 1 253:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw,errors=remount-ro
 23 22 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw
 24 22 0:5 / /dev rw,nosuid,relatime shared:2 - devtmpfs udev rw,size=1000k,nr_inodes=250,mode=755
 25 22 0:25 / /run rw,nosuid,nodev,noexec,relatime shared:5 - tmpfs tmpfs rw,size=200k,mode=755
+30 22 254:0 / /home rw,relatime shared:20 - ext4 /dev/mapper/vg-home rw
+31 22 0:40 / /srv rw,relatime shared:21 - btrfs /dev/vdd rw,space_cache=v2,subvolid=5,subvol=/
 MI
 cat >"$P/swaps" <<'SW'
 Filename				Type		Size		Used		Priority
