@@ -1497,3 +1497,28 @@ int registry_status_json(const struct registry *reg, const char *uri, char **ret
         *ret = out;
         return 0;
 }
+
+/* ---- detached snapshots ------------------------------------------------------------------- */
+int registry_parse_text(const char *text, struct registry **ret) {
+        _cleanup_(registry_freep) struct registry *reg = calloc(1, sizeof(*reg));
+        int r;
+        if (!reg)
+                return -ENOMEM;
+        reg->lock_fd = -1;
+        reg->readonly = true;
+        reg->next_id = 1;
+        reg->dir = strdup("(detached)");
+        reg->path = strdup("(detached)");
+        reg->lock_path = strdup("(detached)");
+        if (!reg->dir || !reg->path || !reg->lock_path)
+                return -ENOMEM;
+        r = registry_from_json(reg, text);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(reg);
+        return 0;
+}
+
+int registry_format_text(const struct registry *reg, char **ret) {
+        return registry_to_json(reg, ret);
+}

@@ -156,6 +156,13 @@ int registry_reload(struct registry *reg, char **reterr);
 /* Path of the registry file (for messages). */
 const char *registry_path(const struct registry *reg);
 
+/* Parse registry file text into a detached snapshot (no state directory, no lock: mutations
+ * and saves fail with -EACCES; no recovery runs). -EBADMSG for malformed content,
+ * -EPROTONOSUPPORT for another format version. For the fuzzer and tools. */
+int registry_parse_text(const char *text, struct registry **ret);
+/* The text the registry file would hold for this snapshot. */
+int registry_format_text(const struct registry *reg, char **ret);
+
 /* Lines describing recoveries done by the last load (strv, owned by reg, may be NULL). */
 char *const *registry_recovery_messages(const struct registry *reg);
 /* Claims dropped by recovery or gc since the last call; the caller gives their devices back

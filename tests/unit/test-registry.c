@@ -475,6 +475,49 @@ static void test_process_starttime(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
+
+/* Detached snapshots: the fuzz corpus file loads, formats, and round-trips byte for byte. */
+static void test_parse_format(void **state) {
+        const char *src = getenv("HOSTDEV_SRCDIR");
+        _cleanup_free_ char *path = NULL, *text = NULL, *out = NULL, *out2 = NULL;
+        _cleanup_(registry_freep) struct registry *reg = NULL, *again = NULL;
+        assert_non_null(src);
+        path = path_join(src, "fuzz/corpus/registry/claims.json", NULL);
+        assert_int_equal(read_full_file(path, 1 << 20, &text, NULL), 0);
+        assert_int_equal(registry_parse_text(text, &reg), 0);
+        assert_int_equal(registry_n_claims(reg), 4);
+        assert_int_equal(registry_n_journal(reg), 1);
+        const struct claim *c = registry_find_by_key(reg, "usb:port:1-4.2");
+        assert_non_null(c);
+        assert_null(c->node);
+        assert_int_equal(c->state, CLAIM_STATE_UNPLUGGED);
+        assert_int_equal(c->usb.select, USB_SELECT_PORT);
+        c = registry_find_by_node(reg, "pci_0000_03_00_0");
+        assert_non_null(c);
+        assert_true(c->pci.managed && c->pci.detached);
+        assert_int_equal(c->pci.iommu_group, 7);
+        const struct domain_record *d = registry_domain_find(reg, "vm-b");
+        assert_non_null(d);
+        assert_string_equal(d->uri, "qemu:///system");
+        assert_string_equal(registry_journal_at(reg, 0)->step, "device_add sent");
+        /* detached: no mutation */
+        assert_int_equal(registry_set_state(reg, "net:eth1", CLAIM_STATE_ATTACHED, NULL), -EACCES);
+
+        assert_int_equal(registry_format_text(reg, &out), 0);
+        assert_int_equal(registry_parse_text(out, &again), 0);
+        assert_int_equal(registry_format_text(again, &out2), 0);
+        assert_string_equal(out, out2);
+
+        struct registry *bad = NULL;
+        assert_int_equal(registry_parse_text("{\"version\": 2}", &bad), -EPROTONOSUPPORT);
+        assert_int_equal(registry_parse_text("[]", &bad), -EBADMSG);
+        assert_int_equal(registry_parse_text("{\"version\": 1, \"claims\": [ {\"domain\": \"x\", \"type\": \"usb\", "
+                                             "\"key\": \"k\", \"state\": \"claimed\"} ]}", &bad), -EBADMSG);
+        assert_int_equal(registry_parse_text("{\"version\": 1, \"claims\": [ {\"domain\": \"x\", \"type\": \"net\", "
+                                             "\"key\": \"k\", \"state\": \"gone\"} ]}", &bad), -EBADMSG);
+        assert_null(bad);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_claim_refuse_noop, setup, teardown),
@@ -485,6 +528,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_journal_recovery, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_all_or_nothing, setup, teardown),
                 cmocka_unit_test(test_process_starttime),
+                cmocka_unit_test(test_parse_format),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
