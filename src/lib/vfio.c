@@ -894,6 +894,82 @@ int pci_host_uses(const struct pci_addr *a, char **ret_reason) {
         return 1;
 }
 
+/* ---- who holds a vfio device open ----------------------------------------------------------- */
+
+static bool all_digits(const char *s) {
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (*s < '0' || *s > '9')
+                        return false;
+        return true;
+}
+
+int pci_vfio_user(const struct pci_addr *a, int *ret_pid, char **ret_comm) {
+        _cleanup_strv_free_ char **targets = NULL;
+        _cleanup_closedir_ DIR *pd = NULL;
+        char gs[32];
+        int g, r;
+
+        g = pci_iommu_group(a);
+        if (g >= 0) {
+                snprintf(gs, sizeof gs, "/dev/vfio/%d", g);
+                r = strv_extend(&targets, gs);
+                if (r < 0)
+                        return r;
+                snprintf(gs, sizeof gs, "vfio/%d", g);
+                char *p = path_join(dev_root(), gs, NULL);
+                if (!p || strv_push(&targets, p) < 0)
+                        return -ENOMEM;
+        }
+        /* iommufd character devices: devices/X/vfio-dev/vfioN -> /dev/vfio/devices/vfioN */
+        _cleanup_free_ char *vd = dev_path(a, "vfio-dev");
+        _cleanup_closedir_ DIR *d = vd ? opendir(vd) : NULL;
+        if (d)
+                for (struct dirent *de; (de = readdir(d));) {
+                        if (!startswith(de->d_name, "vfio"))
+                                continue;
+                        char *p = strdup_printf("/dev/vfio/devices/%s", de->d_name);
+                        if (!p || strv_push(&targets, p) < 0)
+                                return -ENOMEM;
+                }
+        if (!targets)
+                return 0;
+
+        pd = opendir(proc_root());
+        if (!pd)
+                return -errno;
+        for (struct dirent *de; (de = readdir(pd));) {
+                if (!all_digits(de->d_name))
+                        continue;
+                _cleanup_free_ char *fdd = path_join(proc_root(), de->d_name, "fd", NULL);
+                _cleanup_closedir_ DIR *fdir = fdd ? opendir(fdd) : NULL;
+                if (!fdir)
+                        continue; /* gone, or not ours to see */
+                for (struct dirent *fe; (fe = readdir(fdir));) {
+                        if (fe->d_name[0] == '.')
+                                continue;
+                        _cleanup_free_ char *l = path_join(fdd, fe->d_name, NULL), *t = NULL;
+                        if (!l || readlink_malloc(l, &t) < 0 || !strv_contains(targets, t))
+                                continue;
+                        int pid = 0;
+                        (void) safe_atoi(de->d_name, &pid);
+                        if (ret_comm) {
+                                _cleanup_free_ char *cp = path_join(proc_root(), de->d_name, "comm", NULL);
+                                char *comm = NULL;
+                                if (cp && read_one_line_file(cp, &comm) >= 0)
+                                        *ret_comm = comm;
+                                else
+                                        *ret_comm = NULL;
+                        }
+                        if (ret_pid)
+                                *ret_pid = pid;
+                        return 1;
+                }
+        }
+        return 0;
+}
+
 /* ---- detach / reattach / reset -------------------------------------------------------------- */
 
 /* Bring the device back to orig (NULL: whatever the kernel picks). Best effort; returns 0 when
@@ -1089,6 +1165,16 @@ static int reattach_locked(const struct pci_addr *a, const char *orig_driver, ch
                         (void) set_override(a, NULL);
                 (void) record_remove(a);
                 return 0;
+        }
+        /* unbinding vfio-pci while a process (QEMU) has the device open blocks until it lets go */
+        if (streq_ptr(cur, "vfio-pci")) {
+                _cleanup_free_ char *comm = NULL;
+                int pid = 0;
+                r = pci_vfio_user(a, &pid, &comm);
+                if (r > 0)
+                        return error_set(reterr, -EBUSY,
+                                         "cannot reattach %s: it is in use through vfio by process %d (%s); stop that VM or unplug the device first",
+                                         addr, pid, comm ? comm : "?");
         }
         /* unbound (or on a stub): clear the override, unbind, and let the kernel probe */
         if (ov) {

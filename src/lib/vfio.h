@@ -79,6 +79,11 @@ int pci_is_bridge(const struct pci_addr *a);
  * console (class/vtconsole). 0 when not used, <0 on error (-ENODEV: no such device). */
 int pci_host_uses(const struct pci_addr *a, char **ret_reason);
 
+/* Is the device open through vfio (its /dev/vfio/GROUP or iommufd /dev/vfio/devices/vfioN) by
+ * a process (proc_root()/PID/fd)? 1 and *ret_pid, *ret_comm (may be NULL) when it is, 0 when
+ * not. pci_reattach() refuses (-EBUSY) such a device: unbinding it would block. */
+int pci_vfio_user(const struct pci_addr *a, int *ret_pid, char **ret_comm);
+
 /* The recorded original driver of a device detached by hostdev: 1 and *ret (NULL string if it
  * had none) when there is a record, 0 when there is none. */
 int pci_record_get(const struct pci_addr *a, char **ret_orig_driver);

@@ -20,6 +20,14 @@ static struct pci_addr A(const char *s) {
         return a;
 }
 
+static int write_string_file_create(const char *path, const char *s) {
+        FILE *f = fopen(path, "we");
+        if (!f)
+                return -errno;
+        fputs(s, f);
+        return fclose(f) == 0 ? 0 : -errno;
+}
+
 /* address of a parsed address, for one-off arguments (a small ring of buffers) */
 static const struct pci_addr *PA(const char *s) {
         static struct pci_addr ring[8];
@@ -223,6 +231,40 @@ static void test_interrupted_detach(void **state) {
         assert_int_equal(pci_reattach(&a, NULL, &err), 0);
         assert_null(err);
         assert_override(fk, "0000:00:03.0", "(null)");
+        assert_driver(fk, "0000:00:03.0", "e1000");
+}
+
+static void test_reattach_in_use(void **state) {
+        struct fakekernel *fk = *state;
+        struct pci_addr a = A("0000:00:03.0");
+        _cleanup_free_ char *err = NULL, *comm = NULL, *fd = NULL, *dir = NULL, *cp = NULL, *node = NULL;
+        int pid = 0;
+
+        assert_int_equal(pci_detach(&a, NULL, 0, NULL, &err), 1);
+        assert_int_equal(pci_vfio_user(&a, &pid, &comm), 0);
+        /* a "QEMU" (pid 4242) holds /dev/vfio/2 open */
+        dir = fakekernel_path(fk, "proc/4242/fd");
+        assert_int_equal(mkdir_p(dir, 0755), 0);
+        cp = fakekernel_path(fk, "proc/4242/comm");
+        assert_int_equal(write_string_file_create(cp, "qemu-system-x86\n"), 0);
+        fd = fakekernel_path(fk, "proc/4242/fd/17");
+        node = fakekernel_path(fk, "dev/vfio/2");
+        assert_int_equal(symlink(node, fd), 0);
+
+        assert_int_equal(pci_vfio_user(&a, &pid, &comm), 1);
+        assert_int_equal(pid, 4242);
+        assert_string_equal(comm, "qemu-system-x86");
+        unsigned w = fk->n_writes;
+        assert_int_equal(pci_reattach(&a, NULL, &err), -EBUSY);
+        assert_contains(err, "in use through vfio by process 4242 (qemu-system-x86)");
+        assert_int_equal(fk->n_writes, w);
+        assert_driver(fk, "0000:00:03.0", "vfio-pci");
+
+        /* the VM let go */
+        assert_int_equal(unlink(fd), 0);
+        free(err);
+        err = NULL;
+        assert_int_equal(pci_reattach(&a, NULL, &err), 1);
         assert_driver(fk, "0000:00:03.0", "e1000");
 }
 
@@ -548,6 +590,7 @@ int main(void) {
                 T(test_reattach_explicit_and_no_record),
                 T(test_reattach_unbound),
                 T(test_interrupted_detach),
+                T(test_reattach_in_use),
                 T(test_stub_to_vfio_keeps_orig),
                 T(test_rollback_failed_bind),
                 T(test_rollback_failed_unbind),

@@ -67,6 +67,16 @@ else
         want_err "offers no reset method"
 fi
 
+step "reattach refused while a process holds /dev/vfio/$g open"
+sleep 300 9<>"/dev/vfio/$g" &
+holder=$!
+sleep 0.5
+run "$H" nodedev-reattach "$(node "$VM_NIC_FREE")"
+kill "$holder"; wait "$holder" 2>/dev/null || true
+want_rc 1
+want_err "in use through vfio by process $holder \(sleep\)"
+[ "$(drv "$VM_NIC_FREE")" = vfio-pci ] || fail "a refused reattach moved the device"
+
 step "reattach $VM_NIC_FREE"
 run "$H" nodedev-reattach "$(node "$VM_NIC_FREE")"
 want_rc 0
