@@ -51,7 +51,7 @@ PY
 # info_usb SOCKET: HMP `info usb` of the inner QEMU
 info_usb() { qmp "$1" human-monitor-command '{"command-line": "info usb"}' | python3 -c 'import json,sys; print(json.load(sys.stdin))'; }
 # usb_ids SOCKET: the qdev ids in `info usb`, sorted, one line
-usb_ids() { info_usb "$1" | sed -n 's/.*ID: \([^ ,]*\).*/\1/p' | sort | tr '\n' ' '; }
+usb_ids() { info_usb "$1" | tr -d '\r' | sed -n 's/.*ID: \([^ ,]*\).*/\1/p' | sort | tr '\n' ' '; }
 # pci_ids SOCKET: the qdev ids of the inner guest's PCI devices with vendor:device, one per line
 pci_ids() {
         qmp "$1" query-pci | python3 -c '

@@ -19,8 +19,9 @@ dongle_dev DONGLE-B >/dev/null || fail "DONGLE-B missing in the guest"
 [ -e "/sys/bus/pci/devices/$VM_NIC_FREE/iommu_group" ] || fail "no IOMMU group for $VM_NIC_FREE"
 [ -d /sys/bus/pci/drivers/vfio-pci ] || modprobe vfio-pci || fail "no vfio-pci driver"
 [ "$(drv "$VM_NIC_FREE")" = e1000 ] || fail "$VM_NIC_FREE not on e1000 at start"
-read -r abus adev < <(dongle_dev DONGLE-A)
-read -r bbus bdev < <(dongle_dev DONGLE-B)
+# (no process substitution: the guest has no /dev/fd)
+set -- $(dongle_dev DONGLE-A)
+abus=$1 adev=$2
 pa=${VM_NIC_FREE#0000:}
 cat >"$W/vm-inner.xml" <<X
 <domain type='kvm'>
