@@ -1214,10 +1214,8 @@ const struct claim *registry_find_by_node(const struct registry *reg, const char
 static bool claim_covers(const struct claim *c, const struct nodedev *dev) {
         switch (c->type) {
         case HOSTDEV_TYPE_USB:
-                if (dev->cap != NODEDEV_CAP_USB_DEVICE)
-                        return false;
-                if (c->node) /* plugged in: exactly that device */
-                        return streq(c->node, dev->name);
+                /* by identity (serial / port), whatever its node name or bus:device now: the
+                 * recorded node may be stale after a replug nobody has seen yet */
                 return usb_identity_matches(&c->usb, dev);
         case HOSTDEV_TYPE_PCI:
                 return dev->cap == NODEDEV_CAP_PCI && dev->u.pci.addr.domain == c->pci.addr.domain &&

@@ -555,6 +555,47 @@ static void test_pci_iommu_group(void **state) {
         inventory_free(inv);
 }
 
+
+/* A replug nobody has recorded yet: the owner follows the identity, not the stale node. */
+static void test_owner_after_unseen_replug(void **state) {
+        struct inventory *inv = fixture("");
+        _cleanup_(registry_freep) struct registry *reg = NULL;
+        _cleanup_free_ char *err = NULL;
+        struct hostdev_def *a = usb_def(0x46f4, 0x0001, "DONGLE-A", -1, NULL, -1), *p = usb_def(-1, -1, NULL, 1, "2", -1);
+        struct resolve_result r;
+        struct claim *c = NULL;
+
+        assert_int_equal(registry_open(&reg, &err), 0);
+        assert_int_equal(resolve_and_claim(reg, inv, &(struct hostdev_file){ .defs = &a, .n_defs = 1 }, "vm-a", NULL,
+                                           NULL, NULL, &err), 1);
+        assert_int_equal(resolve_and_claim(reg, inv, &(struct hostdev_file){ .defs = &p, .n_defs = 1 }, "vm-p", NULL,
+                                           NULL, NULL, &err), 1);
+        assert_string_equal(registry_find_by_key(reg, "usb:46f4:0001:serial:DONGLE-A")->node, "usb_1_1");
+        inventory_free(inv);
+
+        inv = fixture("move-a"); /* DONGLE-A now on port 1-3; port 1-2 keeps DONGLE-B */
+        assert_int_equal(registry_fill_owners(reg, inv), 0);
+        assert_string_equal(inventory_find(inv, "usb_1_3")->owner, "vm-a");
+        assert_string_equal(inventory_find(inv, "usb_1_2")->owner, "vm-p");
+        assert_null(inventory_find(inv, "usb_1_4_1")->owner);
+        /* and for resolve: DONGLE-A on its new port is in use by vm-a */
+        resolve_one(inv, reg, a, "vm-b", &r);
+        assert_int_equal(r.status, RESOLVE_IN_USE);
+        assert_string_equal(r.device->name, "usb_1_3");
+        assert_string_equal(r.owner, "vm-a");
+        resolve_result_done(&r);
+        /* a new claim of the moved dongle by another domain is refused by key */
+        resolve_one(inv, NULL, a, "vm-b", &r);
+        assert_int_equal(resolve_make_claim(a, r.device, &c), 0);
+        assert_int_equal(registry_claim(reg, "vm-b", c, inv, &err), -EBUSY);
+        assert_non_null(strstr(err, "in use by domain vm-a"));
+        claim_free(c);
+        resolve_result_done(&r);
+        def_free(a);
+        def_free(p);
+        inventory_free(inv);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_unique_selectors, setup, teardown),
@@ -567,6 +608,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_other_types, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_public_api, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pci_iommu_group, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_owner_after_unseen_replug, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
