@@ -122,6 +122,14 @@ import json, sys
 r = json.load(sys.stdin)
 assert r[1]["status"] == "in_use" and r[1]["device"] == "usb_1_2" and r[1]["owner"] == "vm-b", r
 ' || fail "in_use --json: $OUT"
+# hostdev list shows the owner
+expect_exit 0 hd list --json
+printf '%s' "$OUT" | python3 -c '
+import json, sys
+owners = {d["name"]: d["owner"] for d in json.load(sys.stdin)}
+assert owners["usb_1_2"] == "vm-b", owners
+assert owners["usb_1_1"] is None and owners["usb_1_4_1"] is None, owners
+' || fail "list --json owners: $OUT"
 # the claimant exited: its claim is stale (shown so), then released
 expect_exit 0 hd status
 expect_match "^usb_1_2 +46f4:0001 serial DONGLE-B port 1-2 +vm-b +[0-9-]+ [0-9:]+ +claimed \(stale: domain process gone\)$" "$OUT"
