@@ -887,6 +887,14 @@ int pci_host_uses(const struct pci_addr *a, char **ret_reason) {
                 return r;
         if (!reason && (r = check_console(a, devdir, addr, &reason)) < 0)
                 return r;
+        if (!reason) {
+                /* an SR-IOV physical function with VFs enabled: detaching it removes them */
+                _cleanup_free_ char *np = dev_path(a, "sriov_numvfs"), *nv = NULL;
+                unsigned numvfs = 0;
+                if (np && read_one_line_file(np, &nv) >= 0 && safe_atou(nv, 10, &numvfs) >= 0 && numvfs > 0)
+                        reason = strdup_printf("%s is an SR-IOV physical function with %u virtual function%s enabled (sriov_numvfs); detaching it would remove them",
+                                               addr, numvfs, numvfs == 1 ? "" : "s");
+        }
         if (!reason)
                 return 0;
         if (ret_reason)

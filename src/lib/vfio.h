@@ -76,7 +76,7 @@ int pci_is_bridge(const struct pci_addr *a);
  * swap (proc_root()/swaps); a NIC (or the bridge/bond above it) with a non-link-local address
  * (proc_root()/net/if_inet6; IPv4 via getifaddrs() when proc_root() is /proc) or carrying a
  * route (proc_root()/net/route, net/ipv6_route); the framebuffer/DRM device of the active
- * console (class/vtconsole). 0 when not used, <0 on error (-ENODEV: no such device). */
+ * console (class/vtconsole); an SR-IOV physical function with VFs enabled. 0 when not used, <0 on error (-ENODEV: no such device). */
 int pci_host_uses(const struct pci_addr *a, char **ret_reason);
 
 /* Is the device open through vfio (its /dev/vfio/GROUP or iommufd /dev/vfio/devices/vfioN) by

@@ -470,6 +470,14 @@ static void test_host_enslaved(void **state) {
         check_refused(*state, "0000:00:09.0", "e1000", "eth5 is enslaved to br0, and br0 carries the route 192.168.0.0/24");
 }
 
+static void test_host_sriov_pf(void **state) {
+        struct fakekernel *fk = *state;
+        _cleanup_free_ char *p = fakekernel_path(fk, "sys/bus/pci/devices/0000:00:0c.0/sriov_numvfs"), *reason = NULL;
+        check_refused(fk, "0000:00:0c.0", "e1000", "SR-IOV physical function with 2 virtual functions enabled");
+        assert_int_equal(write_string_file(p, "0\n"), 0);
+        assert_int_equal(pci_host_uses(PA("0000:00:0c.0"), &reason), 0);
+}
+
 static void test_host_route_v4(void **state) {
         struct fakekernel *fk = *state;
         struct pci_addr a = A("0000:00:02.0");
@@ -606,6 +614,7 @@ int main(void) {
                 T(test_host_mounted_btrfs),
                 T(test_host_console),
                 T(test_host_enslaved),
+                T(test_host_sriov_pf),
                 T(test_host_route_v4),
                 T(test_console_unbound),
                 T(test_host_free),

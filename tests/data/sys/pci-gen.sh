@@ -17,6 +17,7 @@
 #   0000:00:09.0  e1000, eth5 enslaved to br0     group 7  e1000   br0 carries a route
 #   0000:00:0a.0  virtio-blk, vdc                 group 8  virtio-pci  vdc1 under dm-0 on /home
 #   0000:00:0b.0  virtio-blk, vdd                 group 9  virtio-pci  btrfs on /srv (0:40)
+#   0000:00:0c.0  e1000, eth6, SR-IOV PF          group 10 e1000   sriov_numvfs 2
 set -eu
 D=${1:?usage: pci-gen.sh DIR}
 mkdir -p "$D"
@@ -146,6 +147,12 @@ ln -sr "$S/devices/$R/0000:00:0a.0/virtio3/block/vdc/vdc1" "$S/devices/virtual/b
 pcidev $R 0000:00:0b.0 0x1af4 0x1001 0x010000 9 virtio-pci no
 mkdir -p "$S/devices/$R/0000:00:0b.0/virtio4"
 blockdev "$S/devices/$R/0000:00:0b.0/virtio4" vdd 253:48
+
+# 0000:00:0c.0: an SR-IOV physical function with 2 VFs enabled
+pcidev $R 0000:00:0c.0 0x8086 0x100e 0x020000 10 e1000 no
+netdev $R/0000:00:0c.0 "" eth6 52:54:00:12:34:0c
+echo 7 >"$S/devices/$R/0000:00:0c.0/sriov_totalvfs"
+echo 2 >"$S/devices/$R/0000:00:0c.0/sriov_numvfs"
 
 cat >"$P/self/mountinfo" <<'MI'
 22 1 253:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw,errors=remount-ro
