@@ -262,6 +262,50 @@ static void test_parse_path(void **state) {
         assert_non_null(strstr(err2, ":3: "));
 }
 
+/* libxml2 never prints: its errors (even context-less encoding/I/O ones) become our messages. */
+static void test_libxml_silent(void **state) {
+        static const char *const inputs[] = {
+                "<?xml version='1.0' encoding='SHIFT_JIS'?>\n<hostdev a='\x98\x3d\x27\x30'/>",
+                "<?xml version='1.0' encoding='bogus'?><hostdev/>",
+                "<hostdev><source></hostdev>",
+                "<!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]><hostdev>&e;</hostdev>",
+                "<hostdev>&undefined;</hostdev>",
+                "\xff\xfe<\x00",
+        };
+        FILE *tmp = tmpfile();
+        int saved = dup(STDERR_FILENO);
+        long size;
+        assert_non_null(tmp);
+        assert_true(saved >= 0);
+        fflush(stderr);
+        assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+        for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+                struct hostdev_file *f = NULL;
+                char *err = NULL;
+                int r = hostdev_file_parse_buffer(inputs[i], strlen(inputs[i]), "s.xml", &f, &err);
+                bool ok = r < 0 && !f && err && strncmp(err, "s.xml:", 6) == 0;
+                free(err);
+                hostdev_file_free(f);
+                if (!ok) {
+                        dup2(saved, STDERR_FILENO);
+                        fail_msg("input %zu: want a clean s.xml:LINE: error (r=%d)", i, r);
+                }
+        }
+        fflush(stderr);
+        assert_true(dup2(saved, STDERR_FILENO) >= 0);
+        close(saved);
+        assert_int_equal(fseek(tmp, 0, SEEK_END), 0);
+        size = ftell(tmp);
+        if (size != 0) {
+                char buf[512] = "";
+                rewind(tmp);
+                size_t n = fread(buf, 1, sizeof(buf) - 1, tmp);
+                buf[n] = 0;
+                fail_msg("libxml2 wrote %ld bytes to stderr: %s", size, buf);
+        }
+        fclose(tmp);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fixtures),
@@ -272,6 +316,7 @@ int main(void) {
                 cmocka_unit_test(test_type_to_string),
                 cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_parse_path),
+                cmocka_unit_test(test_libxml_silent),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
