@@ -156,4 +156,31 @@ printf '{"version": 1, "claims": [' >"$W/state/registry.json"
 expect_exit 0 hd status
 expect_match "^hostdev: warning: registry .* was unreadable \(malformed JSON\); moved aside" "$ERR"
 ls "$W/state" | grep -q '^registry.json.corrupt-' || fail "corrupt registry not moved aside"
+
+# PCI on the host-side fixture: by address; an IOMMU group shared with a claimed device is in use
+bash "$HOSTDEV_SRCDIR/tests/data/sys/pci-gen.sh" "$W/pci" >/dev/null
+export HOSTDEV_SYSFS_ROOT=$W/pci/sys HOSTDEV_DEV_ROOT=$W/pci/dev HOSTDEV_STATE_DIR=$W/pstate
+pcixml() { printf "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x%02x' slot='0x%02x' function='0x0'/></source></hostdev>\n" "$1" "$2"; }
+pcixml 1 1 >"$W/p1.xml"
+pcixml 1 2 >"$W/p2.xml"
+pcixml 0 0x1f >"$W/pmissing.xml"
+expect_exit 0 hd resolve "$W/p1.xml"
+expect_match " ok +pci_0000_01_01_0 +-" "$OUT"
+expect_exit 1 hd resolve "$W/pmissing.xml"
+expect_match "no PCI device at 0000:00:1f.0" "$ERR"
+"$CLAIM_TOOL" vm-p "$W/p1.xml" --hold >"$W/hold.out" 2>&1 &
+HOLDER=$!
+for t in $(seq 1 100); do grep -q '^claimed' "$W/hold.out" && break; sleep 0.1; done
+grep -q "^claimed pci:0000:01:01.0 pci_0000_01_01_0$" "$W/hold.out" || { kill $HOLDER; fail "PCI claim: $(cat "$W/hold.out")"; }
+expect_exit 1 hd resolve "$W/p2.xml"
+expect_match " in_use +pci_0000_01_02_0 +vm-p" "$OUT"
+expect_match "device pci_0000_01_02_0 shares IOMMU group 4 with pci_0000_01_01_0 \(0000:01:01.0\), in use by domain vm-p" "$ERR"
+expect_exit 1 "$CLAIM_TOOL" vm-q "$W/p2.xml"
+expect_match "^hostdev: error: device pci_0000_01_02_0 shares IOMMU group 4 with pci_0000_01_01_0" "$ERR"
+kill $HOLDER; wait $HOLDER 2>/dev/null || true
+expect_exit 0 hd status
+expect_match "^pci_0000_01_01_0 +0000:01:01.0 \(host driver e1000\) +vm-p " "$OUT"
+expect_exit 0 hd release vm-p
+expect_match "^released pci_0000_01_01_0 \(0000:01:01.0\) from vm-p$" "$OUT"
+expect_exit 0 "$CLAIM_TOOL" vm-q "$W/p2.xml"
 echo ok

@@ -43,7 +43,11 @@ int main(int argc, char **argv) {
         r = hostdev_file_parse_path(argv[2], &f, &err);
         if (r < 0)
                 return fail(r, err, argv[2]) + 1;
-        r = inventory_scan_usb(&inv, &err);
+        bool usb_only = true;
+        for (size_t i = 0; i < f->n_defs; i++)
+                if (f->defs[i]->type != HOSTDEV_TYPE_USB)
+                        usb_only = false;
+        r = usb_only ? inventory_scan_usb(&inv, &err) : inventory_scan(&inv, &err);
         if (r < 0)
                 return fail(r, err, "scan");
         r = registry_open(&reg, &err);
