@@ -35,18 +35,18 @@ static const struct verb verbs[] = {
           "claim, prepare and hotplug devices into a running VM",
           "  --qmp SOCKET     the VM's QMP socket\n"
           "  --connect URI    the domain is a libvirt domain on this connection\n"
-          "                   (qemu:///system, qemu+ssh://host/system)\n"
-          "  --config         with --connect: also change the persistent definition\n"
-          "  --netns PATH|PID container network namespace (capabilities net)\n"
-          "  --root DIR       container root (capabilities storage/misc)\n",
+          "                   (qemu:///system, qemu+ssh://host/system) [not yet]\n"
+          "  --config         with --connect: also change the persistent definition [not yet]\n"
+          "  --netns PATH|PID container network namespace (capabilities net) [not yet]\n"
+          "  --root DIR       container root (capabilities storage/misc) [not yet]\n",
           "hostdev attach-device vm-a dongle.xml --qmp /run/vm-a.qmp" },
         { "detach-device", verb_detach_device,
           "DOMAIN FILE [--qmp SOCKET] [--connect URI] [--netns PATH|PID] [--root DIR]",
           "unplug devices from a VM, give them back and release their claims",
           "  --qmp SOCKET     the VM's QMP socket (default: the one recorded at attach)\n"
-          "  --connect URI    the domain is a libvirt domain on this connection\n"
-          "  --netns PATH|PID container network namespace (capabilities net)\n"
-          "  --root DIR       container root (capabilities storage/misc)\n",
+          "  --connect URI    the domain is a libvirt domain on this connection [not yet]\n"
+          "  --netns PATH|PID container network namespace (capabilities net) [not yet]\n"
+          "  --root DIR       container root (capabilities storage/misc) [not yet]\n",
           "hostdev detach-device vm-a dongle.xml" },
         { "run", verb_run,
           "[--name DOMAIN] [--no-watch] FILE -- QEMU-COMMAND...",
@@ -80,10 +80,10 @@ static const struct verb verbs[] = {
           "  --verbose        also log each uevent and decision\n",
           "hostdev watch" },
         { "export", verb_export, "FILE",
-          "serve the selected USB devices over USB/IP (usbip-host + usbipd)", NULL,
+          "serve the selected USB devices over USB/IP (usbip-host + usbipd) [not yet]", NULL,
           "hostdev export dongles.xml" },
         { "unexport", verb_unexport, "FILE",
-          "stop serving devices over USB/IP and give them back to their driver", NULL,
+          "stop serving devices over USB/IP and give them back to their driver [not yet]", NULL,
           "hostdev unexport dongles.xml" },
 };
 
