@@ -1232,10 +1232,10 @@ const struct claim *registry_claim_for_device(const struct registry *reg, const 
         /* an exact node match wins over an identity match of an unplugged claim */
         for (size_t i = 0; i < reg->n_claims; i++)
                 if (reg->claims[i]->node && streq(reg->claims[i]->node, dev->name) &&
-                    claim_covers(reg->claims[i], dev))
+                    claim_covers(reg->claims[i], dev) && registry_domain_alive(reg, reg->claims[i]->domain))
                         return reg->claims[i];
         for (size_t i = 0; i < reg->n_claims; i++)
-                if (claim_covers(reg->claims[i], dev))
+                if (claim_covers(reg->claims[i], dev) && registry_domain_alive(reg, reg->claims[i]->domain))
                         return reg->claims[i];
         return NULL;
 }

@@ -199,7 +199,8 @@ int registry_set_location(struct registry *reg, const char *key, const char *nod
 const struct claim *registry_find_by_key(const struct registry *reg, const char *key);
 const struct claim *registry_find_by_node(const struct registry *reg, const char *node);
 /* The claim that covers this inventory device (USB: by identity, i.e. serial/port of the
- * device as it is now, not by bus:device), or NULL. */
+ * device as it is now, not by bus:device), or NULL. Stale claims (their domain's process is
+ * gone; the next claim collects them) are ignored: the device is free. */
 const struct claim *registry_claim_for_device(const struct registry *reg, const struct nodedev *dev);
 /* Calls cb for each claim in registry order; stops and returns cb's value when non-zero. */
 int registry_for_each_claim(const struct registry *reg,
@@ -220,7 +221,7 @@ void format_claim_time(time_t t, char buf[static 32]);
 /* Does the claim's domain record carry this libvirt URI (always true for uri NULL)? */
 bool registry_domain_has_uri(const struct registry *reg, const char *domain, const char *uri);
 
-/* Set nodedev->owner (strdup) for every inventory device covered by a claim. */
+/* Set nodedev->owner (strdup) for every inventory device covered by a live claim. */
 int registry_fill_owners(struct registry *reg, struct inventory *inv);
 
 /* ---- domains ----------------------------------------------------------------------------- */

@@ -393,7 +393,8 @@ static const struct claim *pci_group_holder(const struct inventory *inv, const s
                                            const struct nodedev *dev, const char *domain) {
         for (size_t i = 0; i < registry_n_claims(reg); i++) {
                 const struct claim *c = registry_claim_at(reg, i);
-                if (c->type != HOSTDEV_TYPE_PCI || streq_ptr(c->domain, domain))
+                if (c->type != HOSTDEV_TYPE_PCI || streq_ptr(c->domain, domain) ||
+                    !registry_domain_alive(reg, c->domain))
                         continue;
                 const struct nodedev *m = inventory_find_pci(inv, &c->pci.addr);
                 int group = m ? m->u.pci.iommu_group : c->pci.iommu_group;

@@ -111,8 +111,10 @@ bash "$HOSTDEV_SRCDIR/tests/data/sys/make-dongles.sh" "$W/fx"
 # claims: status, in_use for others, owner for the holder, release
 expect_exit 0 hd status
 expect_match "^no claims$" "$OUT"
-expect_exit 0 "$CLAIM_TOOL" vm-b "$W/b.xml"
-expect_match "^claimed usb:46f4:0001:serial:DONGLE-B usb_1_2$" "$OUT"
+"$CLAIM_TOOL" vm-b "$W/b.xml" --hold >"$W/holdb.out" 2>&1 &
+HOLDB=$!
+for t in $(seq 1 100); do grep -q '^claimed' "$W/holdb.out" && break; sleep 0.1; done
+grep -q "^claimed usb:46f4:0001:serial:DONGLE-B usb_1_2$" "$W/holdb.out" || { kill $HOLDB; fail "claim: $(cat "$W/holdb.out")"; }
 expect_exit 1 hd resolve "$W/vm-a.xml"
 expect_match "^1 .* +in_use +usb_1_2 +vm-b" "$OUT"
 expect_match "^hostdev: error: hostdev #1: device usb_1_2 \(46f4:0001 serial DONGLE-B\) is in use by domain vm-b since [0-9-]+ [0-9:]+$" "$ERR"
@@ -130,7 +132,18 @@ owners = {d["name"]: d["owner"] for d in json.load(sys.stdin)}
 assert owners["usb_1_2"] == "vm-b", owners
 assert owners["usb_1_1"] is None and owners["usb_1_4_1"] is None, owners
 ' || fail "list --json owners: $OUT"
-# the claimant exited: its claim is stale (shown so), then released
+expect_exit 0 hd status
+expect_match "^usb_1_2 +46f4:0001 serial DONGLE-B port 1-2 +vm-b +[0-9-]+ [0-9:]+ +claimed$" "$OUT"
+# the holder dies: its claim is stale (shown so), the device is free for resolve and list
+kill $HOLDB; wait $HOLDB 2>/dev/null || true
+expect_exit 0 hd resolve "$W/vm-a.xml"
+expect_match "^1 .* +ok +usb_1_2 +-" "$OUT"
+expect_exit 0 hd list --json
+printf '%s' "$OUT" | python3 -c '
+import json, sys
+owners = {d["name"]: d["owner"] for d in json.load(sys.stdin)}
+assert owners["usb_1_2"] is None, owners
+' || fail "list --json after the holder died: $OUT"
 expect_exit 0 hd status
 expect_match "^usb_1_2 +46f4:0001 serial DONGLE-B port 1-2 +vm-b +[0-9-]+ [0-9:]+ +claimed \(stale: domain process gone\)$" "$OUT"
 expect_exit 0 hd status --json
