@@ -89,6 +89,17 @@ expect_exit 0 env LD_LIBRARY_PATH="$L" "$DEST/prog/ok"
 [ "$OUT" = "$VERSION" ] || fail "hostdev_version() from the installed library says '$OUT', want '$VERSION'"
 LD_LIBRARY_PATH=$L ldd "$DEST/prog/ok" | grep -F "libhostdev.so.0 => $L/libhostdev.so.0" >/dev/null ||
         fail "the test program does not load the installed libhostdev: $(LD_LIBRARY_PATH=$L ldd "$DEST/prog/ok")"
+# the public header also works from C++ (extern "C") and in strict C
+if command -v c++ >/dev/null; then
+        # shellcheck disable=SC2086
+        c++ $CC_SAN -Wall -Werror -x c++ -o "$DEST/prog/okxx" "$DEST/prog/ok.c" $CFLAGS_HD $LIBS_HD 2>"$DEST/prog/cc.err" ||
+                fail "cannot build a C++ program against the installed libhostdev: $(cat "$DEST/prog/cc.err")"
+        expect_exit 0 env LD_LIBRARY_PATH="$L" "$DEST/prog/okxx"
+        [ "$OUT" = "$VERSION" ] || fail "C++ program: hostdev_version() says '$OUT'"
+fi
+# shellcheck disable=SC2086
+cc -std=c99 -pedantic -Wall -Wextra -Werror -fsyntax-only "$DEST/prog/ok.c" $CFLAGS_HD 2>"$DEST/prog/cc.err" ||
+        fail "hostdev.h is not clean strict C99: $(cat "$DEST/prog/cc.err")"
 # internal functions are in the library's code but not visible to users
 INTERNAL=$HOSTDEV_BUILDDIR/src/lib/libhostdev-internal.a
 [ -f "$INTERNAL" ] || fail "no $INTERNAL to pick an internal symbol from"
