@@ -7,104 +7,129 @@
 #
 # Kept: the bus/{pci,usb,scsi,mdev}/devices and class/{net,block,scsi_generic,scsi_host}
 # entries (symlinks, with their relative text), the /sys/devices/... directories they lead to
-# with their readable attribute files and symlinks (relative text kept), and
-# kernel/iommu_groups, and PCI config space (binary). Skipped: other binary or huge attributes (resource*, rom, vpd,
-# descriptors beyond 64 KiB), write-only triggers (remove, rescan, reset, bind, ...),
-# unreadable files, and noisy subtrees (power, msi_irqs, statistics, queues, trace, ...).
+# with their readable attribute files and symlinks (relative text kept), PCI config space
+# (binary), DMI (devices/virtual/dmi/id) and kernel/iommu_groups. Skipped: other binary or
+# huge attributes (resource*, rom, vpd, anything over 64 KiB or with NUL bytes), write-only
+# triggers (remove, rescan, reset, bind, ...), unreadable files, and noisy subtrees (power,
+# msi_irqs, statistics, queues, trace, ...). The walk is in Python: fast enough for a TCG guest.
 set -euo pipefail
 
 OUT=${1:?usage: capture-sysfs.sh OUTDIR [SYSFS]}
 SYS=${2:-/sys}
-SYS=$(cd "$SYS" && pwd -P)
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd -P)
-case "$OUT/" in "$SYS"/*) echo "capture-sysfs: OUTDIR must not be inside $SYS" >&2; exit 2 ;; esac
+command -v python3 >/dev/null || { echo "capture-sysfs: python3 is needed" >&2; exit 2; }
+exec python3 - "$OUT" "$SYS" <<'EOF'
+import os, re, sys
 
-SKIP_FILES='^(resource[0-9_a-z]*|rom|vpd|remove|rescan|reset|bind|unbind|new_id|remove_id|driver_override|uevent_seqnum|authorized_default|reset_method_write|dev_pm_qos.*|sriov_numvfs_write)$'
-SKIP_DIRS='^(power|msi_irqs|statistics|queues|trace|mq|integrity|bdi|holders|slaves|wakeup[0-9]*|ptp|hwmon|dma_fence|phy|link_.*|consumer:.*|supplier:.*)$'
+out, sysfs = sys.argv[1], os.path.realpath(sys.argv[2])
+os.makedirs(out, exist_ok=True)
+out = os.path.realpath(out)
+if (out + "/").startswith(sysfs + "/"):
+    sys.exit(f"capture-sysfs: OUTDIR must not be inside {sysfs}")
 
-copy_file() { # src dst
-        local src=$1 dst=$2 base
-        base=${src##*/}
-        [[ $base =~ $SKIP_FILES ]] && return 0
-        [ -r "$src" ] || return 0
-        if [ "$base" = config ]; then # PCI config space: binary, 256 or 4096 bytes, kept whole
-                timeout 2 head -c 4096 "$src" >"$dst" 2>/dev/null || rm -f "$dst"
-                return 0
-        fi
-        # sysfs sizes lie (4096); read with a time limit and a size cap
-        if ! timeout 2 head -c 65537 "$src" >"$dst.tmp" 2>/dev/null; then
-                rm -f "$dst.tmp"; return 0
-        fi
-        if [ "$(stat -c %s "$dst.tmp")" -gt 65536 ] || grep -qP '\x00' "$dst.tmp" 2>/dev/null; then
-                rm -f "$dst.tmp"; return 0
-        fi
-        mv "$dst.tmp" "$dst"
-}
+SKIP_FILES = re.compile(r"^(resource[0-9_a-z]*|rom|vpd|remove|rescan|reset|bind|unbind|new_id|"
+                        r"remove_id|driver_override|uevent_seqnum|authorized_default|"
+                        r"dev_pm_qos.*|sriov_numvfs_write)$")
+SKIP_DIRS = re.compile(r"^(power|msi_irqs|statistics|queues|trace|mq|integrity|bdi|holders|"
+                       r"slaves|wakeup[0-9]*|ptp|hwmon|dma_fence|phy|link_.*|consumer:.*|"
+                       r"supplier:.*)$")
+MAX = 65536
 
-copy_tree() { # src-dir dst-dir depth
-        local src=$1 dst=$2 depth=$3 e name
-        mkdir -p "$dst"
-        [ "$depth" -gt 0 ] || return 0
-        for e in "$src"/* "$src"/.[!.]*; do
-                [ -e "$e" ] || [ -L "$e" ] || continue
-                name=${e##*/}
-                if [ -L "$e" ]; then
-                        ln -sfn "$(readlink "$e")" "$dst/$name"
-                elif [ -d "$e" ]; then
-                        [[ $name =~ $SKIP_DIRS ]] && continue
-                        copy_tree "$e" "$dst/$name" $((depth - 1))
-                elif [ -f "$e" ]; then
-                        copy_file "$e" "$dst/$name"
-                fi
-        done
-}
 
-# 1. the listing directories: entries are symlinks; remember where they lead
-declare -a targets=()
-for d in bus/pci/devices bus/usb/devices bus/scsi/devices bus/mdev/devices \
-         class/net class/block class/scsi_generic class/scsi_host; do
-        [ -d "$SYS/$d" ] || continue
-        mkdir -p "$OUT/$d"
-        for e in "$SYS/$d"/*; do
-                [ -L "$e" ] || continue
-                ln -sfn "$(readlink "$e")" "$OUT/$d/${e##*/}"
-                t=$(readlink -f "$e") || continue
-                case "$t" in "$SYS"/devices/*) targets+=("${t#"$SYS"/}") ;; esac
-        done
-done
+def copy_file(src, dst, name):
+    if SKIP_FILES.match(name):
+        return
+    try:
+        fd = os.open(src, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        data = os.read(fd, 4096 if name == "config" else MAX + 1)
+        if name != "config":
+            while len(data) <= MAX:
+                more = os.read(fd, MAX + 1 - len(data))
+                if not more:
+                    break
+                data += more
+    except OSError:
+        return
+    finally:
+        os.close(fd)
+    if name != "config" and (len(data) > MAX or b"\0" in data):
+        return
+    with open(dst, "wb") as f:
+        f.write(data)
 
-# 2. the device directories: copy each topmost one once (children come along)
-# (a list file, not <(...): minimal guests may have no /dev/fd)
-printf '%s\n' "${targets[@]}" | sort -u >"$OUT/.targets"
-last=
-while IFS= read -r t; do
-        [ -n "$t" ] || continue
-        if [ -n "$last" ] && [[ $t == "$last"/* ]]; then continue; fi
-        # keep the parent chain's own attributes too (bridges without a listing entry)
-        copy_tree "$SYS/$t" "$OUT/$t" 12
-        p=${t%/*}
-        while [ "$p" != devices ] && [ -n "$p" ] && [ ! -e "$OUT/$p/.captured" ]; do
-                for f in "$SYS/$p"/*; do
-                        [ -f "$f" ] && [ ! -L "$f" ] && copy_file "$f" "$OUT/$p/${f##*/}"
-                        [ -L "$f" ] && ln -sfn "$(readlink "$f")" "$OUT/$p/${f##*/}"
-                done
-                : >"$OUT/$p/.captured"
-                p=${p%/*}
-        done
-        last=$t
-done <"$OUT/.targets"
-rm -f "$OUT/.targets"
-find "$OUT/devices" -name .captured -delete 2>/dev/null || true
 
-# 3. IOMMU groups (links only)
-if [ -d "$SYS/kernel/iommu_groups" ]; then
-        for g in "$SYS/kernel/iommu_groups"/*; do
-                [ -d "$g/devices" ] || continue
-                mkdir -p "$OUT/kernel/iommu_groups/${g##*/}/devices"
-                for e in "$g/devices"/*; do
-                        [ -L "$e" ] && ln -sfn "$(readlink "$e")" "$OUT/kernel/iommu_groups/${g##*/}/devices/${e##*/}"
-                done
-        done
-fi
-echo "captured $(printf '%s\n' "${targets[@]}" | sort -u | grep -c .) devices from $SYS into $OUT"
+def copy_link(src, dst):
+    try:
+        t = os.readlink(src)
+    except OSError:
+        return
+    if os.path.lexists(dst):
+        os.unlink(dst)
+    os.symlink(t, dst)
+
+
+def copy_dir_entries(src, dst, recurse_depth):
+    os.makedirs(dst, exist_ok=True)
+    try:
+        entries = list(os.scandir(src))
+    except OSError:
+        return
+    for e in entries:
+        d = os.path.join(dst, e.name)
+        try:
+            if e.is_symlink():
+                copy_link(e.path, d)
+            elif e.is_dir(follow_symlinks=False):
+                if recurse_depth > 0 and not SKIP_DIRS.match(e.name):
+                    copy_dir_entries(e.path, d, recurse_depth - 1)
+            elif e.is_file(follow_symlinks=False):
+                copy_file(e.path, d, e.name)
+        except OSError:
+            pass
+
+
+# 1. the listing directories
+targets = set()
+for rel in ("bus/pci/devices", "bus/usb/devices", "bus/scsi/devices", "bus/mdev/devices",
+            "class/net", "class/block", "class/scsi_generic", "class/scsi_host"):
+    src = os.path.join(sysfs, rel)
+    if not os.path.isdir(src):
+        continue
+    os.makedirs(os.path.join(out, rel), exist_ok=True)
+    for e in os.scandir(src):
+        if not e.is_symlink():
+            continue
+        copy_link(e.path, os.path.join(out, rel, e.name))
+        t = os.path.realpath(e.path)
+        if t.startswith(sysfs + "/devices/"):
+            targets.add(os.path.relpath(t, sysfs))
+
+# 2. device directories, each topmost one once (its children come along), plus the
+#    attributes of the directories above them (bridges and hosts without a listing entry)
+done_parents = set()
+last = None
+for t in sorted(targets):
+    if last and t.startswith(last + "/"):
+        continue
+    copy_dir_entries(os.path.join(sysfs, t), os.path.join(out, t), 12)
+    p = os.path.dirname(t)
+    while p not in ("devices", "", "/") and p not in done_parents:
+        copy_dir_entries(os.path.join(sysfs, p), os.path.join(out, p), 0)
+        done_parents.add(p)
+        p = os.path.dirname(p)
+    last = t
+
+# 3. DMI strings and IOMMU groups
+dmi = os.path.join(sysfs, "devices/virtual/dmi/id")
+if os.path.isdir(dmi):
+    copy_dir_entries(dmi, os.path.join(out, "devices/virtual/dmi/id"), 0)
+groups = os.path.join(sysfs, "kernel/iommu_groups")
+if os.path.isdir(groups):
+    for g in os.scandir(groups):
+        src = os.path.join(g.path, "devices")
+        if os.path.isdir(src):
+            copy_dir_entries(src, os.path.join(out, "kernel/iommu_groups", g.name, "devices"), 0)
+print(f"captured {len(targets)} devices from {sysfs} into {out}")
+EOF
