@@ -32,6 +32,15 @@ case "$1 $2 $3 $4" in
 *) echo "fake hostdev: unexpected arguments: $*" >&2; exit 2 ;;
 esac
 EOF
+# A hostdev whose `list --json` fails but whose plain table works (the fallback).
+cat >"$TMP/fake/tableonly" <<'EOF'
+#!/bin/bash
+[ "$2" = --json ] && exit 2
+printf '%s\n' 'NAME       CAP         DRIVER  IDS        OWNER  DETAILS' \
+        'usb_1_1    usb_device  usb     46f4:0001  vm-a   bus=1 dev=2 port=1 serial=DONGLE-A' \
+        'usb_1_2    usb_device  usb     46f4:0001  -      bus=1 dev=3 port=2 serial=DONGLE-B'
+EOF
+chmod +x "$TMP/fake/tableonly"
 # A hostdev that fails at everything and prints garbage.
 cat >"$TMP/fake/broken" <<'EOF'
 #!/bin/bash
@@ -183,6 +192,7 @@ expect 'vm-a vm-b' "$F" attach-device ''
 expect 'vm-a vm-b' "$F" run --name ''
 expect 'vm-a vm-b' "$F" watch --domain ''
 expect 'vm-a vm-b' "$F" qemu-args vm-a.xml --name ''
+expect 'usb_1_1 usb_1_2' "$FAKE/tableonly" dumpxml ''
 # a failing hostdev: no names, no noise
 expect '' "$FAKE/broken" dumpxml ''
 expect '' "$FAKE/broken" release ''
