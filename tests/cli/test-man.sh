@@ -53,6 +53,16 @@ for v in $verbs; do
                 printf '%s\n' "$P1" | grep -qF -- "$o" || fail "hostdev(1) does not mention '$o' (from '$v --help')"
         done
 done
+# every long option the commands' sources accept (getopt tables in src/cli/) is documented
+# in hostdev(1) and in some command's --help
+all_help=$(for v in $verbs; do hd "$v" --help; done)
+src_opts=$(grep -ohE '\{ *"[a-z][a-z-]*", *(required|no|optional)_argument' "$HOSTDEV_SRCDIR"/src/cli/*.c |
+        sed -E 's/\{ *"([^"]*)".*/\1/' | sort -u)
+[ "$(printf '%s\n' "$src_opts" | wc -w)" -ge 5 ] || fail "found too few options in src/cli/*.c: $src_opts"
+for o in $src_opts; do
+        printf '%s\n' "$P1" | grep -qE -- "--$o([^a-z-]|$)" || fail "hostdev(1) does not document --$o (accepted in src/cli/)"
+        printf '%s\n' "$all_help" | grep -qE -- "--$o([^a-z-]|$)" || fail "no command's --help shows --$o (accepted in src/cli/)"
+done
 for o in --help --version --connect --netns --root; do
         printf '%s\n' "$P1" | sed -n '/^OPTIONS$/,/^NODE DEVICE NAMES$/p' | grep -qE -- "^       $o" ||
                 fail "hostdev(1) OPTIONS does not describe $o"
