@@ -85,11 +85,15 @@ blockdev() {
         local d=$1/block/$2
         mkdir -p "$d"
         echo "$3" >"$d/dev"
+        echo 131072 >"$d/size"
+        echo 0 >"$d/removable"
+        echo 0 >"$d/ro"
         ln -sr "$d" "$S/class/block/$2"
         ln -sr "$d" "$S/dev/block/$3"
         if [ $# -ge 5 ]; then
                 mkdir -p "$d/$4"
                 echo "$5" >"$d/$4/dev"
+                echo 129024 >"$d/$4/size"
                 echo 1 >"$d/$4/partition"
                 ln -sr "$d/$4" "$S/class/block/$4"
                 ln -sr "$d/$4" "$S/dev/block/$5"
