@@ -84,9 +84,10 @@ static int check_not_claimed(const struct pci_addr *a, const char *verb) {
         for (size_t i = 0; i < n; i++) {
                 char key[PCI_ADDR_STRLEN + 8], b[PCI_ADDR_STRLEN], node[PCI_NODE_STRLEN], self[PCI_NODE_STRLEN];
                 snprintf(key, sizeof key, "pci:%s", pci_addr_format_sysfs(&m[i], b));
+                pci_addr_format_node(&m[i], node);
                 const struct claim *c = registry_find_by_key(reg, key);
                 if (!c)
-                        c = registry_find_by_node(reg, pci_addr_format_node(&m[i], node));
+                        c = registry_find_by_node(reg, node);
                 if (!c)
                         continue;
                 pci_addr_format_node(a, self);

@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "fakekernel.h"
 #include "registry.h"
@@ -588,6 +590,73 @@ static void test_giveback(void **state) {
         assert_driver(fk, "0000:00:03.0", "e1000");
 }
 
+/* ---- the CLI refuses to take a claimed device (or its IOMMU group) from its domain --------- */
+
+/* Run $HOSTDEV_BIN with args; exit status, stderr into *ret_err. */
+static int run_cli(char **ret_err, const char *a1, const char *a2) {
+        const char *bin = getenv("HOSTDEV_BIN");
+        int pfd[2], st;
+        if (!bin)
+                fail_msg("HOSTDEV_BIN not set: run through meson test");
+        assert_int_equal(pipe(pfd), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                dup2(pfd[1], STDERR_FILENO);
+                int null = open("/dev/null", O_WRONLY);
+                if (null >= 0)
+                        dup2(null, STDOUT_FILENO);
+                close(pfd[0]);
+                execl(bin, bin, a1, a2, (char *) NULL);
+                _exit(127);
+        }
+        close(pfd[1]);
+        struct strbuf sb = STRBUF_INIT;
+        char buf[4096];
+        ssize_t n;
+        while ((n = read(pfd[0], buf, sizeof buf)) > 0)
+                strbuf_appendn(&sb, buf, (size_t) n);
+        close(pfd[0]);
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        *ret_err = strbuf_steal(&sb);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_cli_claimed(void **state) {
+        struct fakekernel *fk = *state;
+        _cleanup_(registry_freep) struct registry *reg = NULL;
+        _cleanup_free_ char *err = NULL, *e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL;
+        struct claim c = { .type = HOSTDEV_TYPE_PCI, .state = CLAIM_STATE_ATTACHED };
+
+        assert_int_equal(pci_detach(PA("0000:01:01.0"), NULL, 0, NULL, &err), 1);
+        assert_int_equal(pci_detach(PA("0000:01:02.0"), NULL, 0, NULL, &err), 1);
+        assert_null(err);
+        /* vm-a holds 0000:01:02.0 (no domain record: never stale) */
+        assert_int_equal(registry_open(&reg, &err), 0);
+        c.key = (char *) "pci:0000:01:02.0";
+        c.node = (char *) "pci_0000_01_02_0";
+        c.pci.addr = A("0000:01:02.0");
+        c.pci.orig_driver = (char *) "e1000";
+        c.pci.detached = true;
+        c.pci.iommu_group = 4;
+        assert_true(registry_claim(reg, "vm-a", &c, NULL, &err) >= 0);
+        assert_null(err);
+
+        unsigned w = fk->n_writes;
+        assert_int_equal(run_cli(&e1, "nodedev-reattach", "pci_0000_01_02_0"), 1);
+        assert_contains(e1, "hostdev: error: cannot reattach pci_0000_01_02_0: it is in use by domain vm-a");
+        assert_int_equal(run_cli(&e2, "nodedev-reattach", "0000:01:01.0"), 1);
+        assert_contains(e2, "cannot reattach pci_0000_01_01_0: it shares IOMMU group 4 with pci_0000_01_02_0, in use by domain vm-a");
+        assert_int_equal(run_cli(&e3, "nodedev-reset", "pci_0000_01_02_0"), 1);
+        assert_contains(e3, "cannot reset pci_0000_01_02_0: it is in use by domain vm-a");
+        /* another device is not concerned */
+        assert_int_equal(run_cli(&e4, "nodedev-reattach", "pci_0000_00_03_0"), 0);
+        /* nothing moved */
+        assert_int_equal(fk->n_writes, w);
+        assert_driver(fk, "0000:01:01.0", "vfio-pci");
+        assert_driver(fk, "0000:01:02.0", "vfio-pci");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -623,6 +692,7 @@ int main(void) {
                 T(test_reset),
                 T(test_reset_write_error),
                 T(test_giveback),
+                T(test_cli_claimed),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
