@@ -123,6 +123,24 @@ assert d["usb_1_2"]["serial"] == "DONGLE-B" and d["usb_1_2"]["device"] == 0
 assert d["usb_1_1"]["serial"] == "DONGLE-A" and d["usb_1_1"]["vendor_id"] == 0
 ' || fail "broken tree content"
 
+# --- the test VM's captured sysfs: five identical dongles, told apart by serial and port --------
+HOSTDEV_SYSFS_ROOT=$HOSTDEV_TEST_DATA/sys/vm-dongles expect_exit 0 hd list --cap usb_device --json
+[ -z "$ERR" ] || fail "vm-dongles fixture gave warnings: $ERR"
+printf '%s' "$OUT" | python3 -c '
+import json, sys
+devs = json.load(sys.stdin)
+d = sorted((x["bus"], x["port"], x["serial"], x["device"], x["name"]) for x in devs
+           if (x["vendor_id"], x["product_id"]) == (0x46f4, 1))
+want = [(1, "4.1", "DUP", 3, "usb_1_4_1"), (2, "1", "DONGLE-A", 2, "usb_2_1"),
+        (2, "2", "DONGLE-B", 3, "usb_2_2"), (2, "3", "DONGLE-C", 4, "usb_2_3"),
+        (2, "5", "DUP", 5, "usb_2_5")]
+assert d == want, d
+' || fail "vm-dongles: dongles"
+HOSTDEV_SYSFS_ROOT=$HOSTDEV_TEST_DATA/sys/vm-dongles expect_exit 0 hd dumpxml usb_1_4_1
+expect_match "<serial>DUP</serial>" "$OUT"
+expect_match "<port>4.1</port>" "$OUT"
+expect_match "<parent>usb_1_4</parent>" "$OUT"
+
 # --- this machine (read only) -------------------------------------------------------------------
 unset HOSTDEV_SYSFS_ROOT
 expect_exit 0 hd list --tree

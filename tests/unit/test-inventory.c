@@ -413,6 +413,104 @@ static void test_xml(void **state) {
                                "    </hardware>\n    <firmware>\n    </firmware>\n  </capability>\n</device>\n");
 }
 
+
+/* ---- the test VM's captured sysfs (tests/data/sys/vm-dongles, from tests/vm via
+ * tests/data/sys/vm-capture.sh): a real kernel's layout ---------------------------------------- */
+
+static void check_vm_dongle(const struct inventory *inv, const char *name, unsigned bus, unsigned devnum,
+                            const char *serial, const char *port, const char *peer, const char *speed) {
+        const struct nodedev *d = must_find(inv, name);
+        assert_int_equal(d->cap, NODEDEV_CAP_USB_DEVICE);
+        assert_int_equal(d->u.usb.bus, bus);
+        assert_int_equal(d->u.usb.devnum, devnum);
+        assert_int_equal(d->u.usb.vendor_id, 0x46f4);
+        assert_int_equal(d->u.usb.product_id, 0x0001);
+        assert_string_equal(d->u.usb.serial, serial);
+        assert_string_equal(d->u.usb.port, port);
+        if (peer)
+                assert_string_equal(d->u.usb.peer_port, peer);
+        else
+                assert_null(d->u.usb.peer_port);
+        assert_string_equal(d->u.usb.speed, speed);
+        assert_string_equal(d->u.usb.hcd_driver, "xhci_hcd");
+        assert_false(d->u.usb.usbip_exported);
+        assert_string_equal(d->driver, "usb");
+}
+
+static void test_vm_dongles(void **state) {
+        const char *td = getenv("HOSTDEV_TEST_DATA");
+        assert_non_null(td);
+        _cleanup_free_ char *root = path_join(td, "sys/vm-dongles", NULL);
+        if (access(root, F_OK) < 0)
+                fail_msg("fixture %s is missing", root);
+        _cleanup_(inventory_freep) struct inventory *inv = scan_at(root);
+        dump_warnings(inv);
+        assert_null(inv->warnings);
+
+        /* the dongles: identical ids, told apart by serial and port; two share serial DUP */
+        check_vm_dongle(inv, "usb_2_1", 2, 2, "DONGLE-A", "1", "1-1", "5000");
+        check_vm_dongle(inv, "usb_2_2", 2, 3, "DONGLE-B", "2", "1-2", "5000");
+        check_vm_dongle(inv, "usb_2_3", 2, 4, "DONGLE-C", "3", "1-3", "5000");
+        check_vm_dongle(inv, "usb_2_5", 2, 5, "DUP", "5", "1-5", "5000");
+        check_vm_dongle(inv, "usb_1_4_1", 1, 3, "DUP", "4.1", NULL, "12");
+        assert_string_equal(must_find(inv, "usb_1_4_1")->parent, "usb_1_4");
+        const struct nodedev *hub = must_find(inv, "usb_1_4");
+        assert_true(hub->u.usb.is_hub);
+        assert_int_equal(hub->u.usb.vendor_id, 0x0409);
+        assert_int_equal(hub->u.usb.product_id, 0x55aa);
+        assert_string_equal(hub->u.usb.peer_port, "2-4");
+        assert_string_equal(hub->parent, "usb_usb1");
+        assert_string_equal(must_find(inv, "usb_usb1")->parent, "pci_0000_00_0b_0");
+        assert_string_equal(must_find(inv, "usb_2_1_1_0")->driver, "usb-storage");
+        /* usbip's virtual host controllers: root hubs without a listed parent */
+        const struct nodedev *v = must_find(inv, "usb_usb3");
+        assert_string_equal(v->parent, "computer");
+        assert_string_equal(v->u.usb.hcd_driver, "vhci_hcd");
+        assert_ptr_equal(inventory_find_usb(inv, 2, 5), must_find(inv, "usb_2_5"));
+
+        /* each dongle's disk hangs under it */
+        const struct nodedev *sdb = must_find(inv, "scsi_1_0_0_0");
+        assert_string_equal(sdb->u.scsi.block_name, "sdb");
+        assert_string_equal(sdb->u.scsi.sg_name, "sg1");
+        assert_string_equal(must_find(inv, "scsi_host1")->parent, "usb_2_1_1_0");
+        assert_string_equal(must_find(inv, "block_sdb")->u.storage.bus, "usb");
+
+        /* PCI: the NICs behind the conventional bridge share its IOMMU group */
+        const struct nodedev *br = must_find(inv, "pci_0000_00_05_0");
+        assert_true(br->u.pci.is_bridge);
+        assert_false(br->u.pci.is_pcie); /* 256-byte config space */
+        assert_null(br->driver);
+        for (size_t i = 0; i < 2; i++) {
+                const struct nodedev *n = must_find(inv, i ? "pci_0000_01_02_0" : "pci_0000_01_01_0");
+                assert_string_equal(n->parent, "pci_0000_00_05_0");
+                assert_int_equal(n->u.pci.iommu_group, br->u.pci.iommu_group);
+                assert_string_equal(n->driver, "e1000");
+                assert_int_equal(n->u.pci.vendor_id, 0x8086);
+                assert_int_equal(n->u.pci.product_id, 0x100e);
+        }
+        assert_int_equal(br->u.pci.iommu_group, 3);
+        assert_int_equal(must_find(inv, "pci_0000_00_04_0")->u.pci.iommu_group, 2);
+        assert_true(must_find(inv, "pci_0000_00_0b_0")->u.pci.is_pcie);
+        assert_string_equal(must_find(inv, "net_enp0s3_52_54_00_12_34_03")->parent, "pci_0000_00_03_0");
+        assert_string_equal(must_find(inv, "net_ens1_52_54_00_12_34_11")->parent, "pci_0000_01_01_0");
+
+        /* the virtio-scsi disk and the host's own virtio-blk disk */
+        assert_string_equal(must_find(inv, "scsi_host0")->parent, "pci_0000_00_06_0");
+        assert_string_equal(must_find(inv, "scsi_0_0_0_0")->u.scsi.type, "disk");
+        const struct nodedev *vda = must_find(inv, "block_vda_HOSTDISK");
+        assert_string_equal(vda->parent, "pci_0000_00_07_0");
+        assert_string_equal(vda->u.storage.serial, "HOSTDISK");
+        assert_string_equal(vda->u.storage.bus, "virtio");
+
+        _cleanup_free_ char *x = NULL;
+        assert_int_equal(nodedev_format_xml(inv, br, &x), 0);
+        assert_non_null(strstr(x, "<iommuGroup number='3'>\n"
+                                  "      <address domain='0x0000' bus='0x00' slot='0x05' function='0x0'/>\n"
+                                  "      <address domain='0x0000' bus='0x01' slot='0x01' function='0x0'/>\n"
+                                  "      <address domain='0x0000' bus='0x01' slot='0x02' function='0x0'/>\n"
+                                  "    </iommuGroup>\n"));
+}
+
 /* ---- owners ------------------------------------------------------------------------------ */
 
 static const char *owner_cb(const struct nodedev *d, void *userdata) {
@@ -672,6 +770,7 @@ int main(void) {
                 cmocka_unit_test(test_net_scsi_mdev),
                 cmocka_unit_test(test_xml),
                 cmocka_unit_test(test_owners),
+                cmocka_unit_test(test_vm_dongles),
                 cmocka_unit_test_setup_teardown(test_broken_missing_attr, broken_setup, broken_teardown),
                 cmocka_unit_test_setup_teardown(test_broken_garbage, broken_setup, broken_teardown),
                 cmocka_unit_test_setup_teardown(test_broken_dangling, broken_setup, broken_teardown),
