@@ -141,6 +141,24 @@ expect_match "<serial>DUP</serial>" "$OUT"
 expect_match "<port>4.1</port>" "$OUT"
 expect_match "<parent>usb_1_4</parent>" "$OUT"
 
+# what hostdev printed inside the guest itself (tests/data/sys/vm-dongles-guest, saved by
+# vm-capture.sh) must come out of the captured tree byte for byte
+G=$HOSTDEV_TEST_DATA/sys/vm-dongles-guest
+V=$HOSTDEV_TEST_DATA/sys/vm-dongles
+Vreal=$(cd "$V" && pwd -P)
+got=$(HOSTDEV_SYSFS_ROOT=$V hd list --json | sed "s|\"$Vreal\"|\"/sys\"|; s|\"$Vreal/|\"/sys/|")
+[ "$got" = "$(cat "$G/list.json")" ] || fail "vm-dongles list --json differs from the guest's"
+got=$(HOSTDEV_SYSFS_ROOT=$V hd list --tree)
+[ "$got" = "$(cat "$G/tree.txt")" ] || fail "vm-dongles list --tree differs from the guest's"
+n=0
+for f in "$G"/*.xml; do
+        name=$(basename "$f" .xml)
+        got=$(HOSTDEV_SYSFS_ROOT=$V hd dumpxml "$name" | sed "s|<path>$Vreal/|<path>/sys/|")
+        [ "$got" = "$(cat "$f")" ] || fail "vm-dongles dumpxml $name differs from the guest's: $(diff <(echo "$got") "$f")"
+        n=$((n + 1))
+done
+[ "$n" -gt 100 ] || fail "only $n guest XML files"
+
 # --- this machine (read only) -------------------------------------------------------------------
 unset HOSTDEV_SYSFS_ROOT
 expect_exit 0 hd list --tree

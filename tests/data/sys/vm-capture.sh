@@ -4,7 +4,9 @@
 # tests/data/sys/vm-dongles:
 #   tests/vm/run-vm --build BUILD --out DIR tests/data/sys/vm-capture.sh
 #   rm -rf tests/data/sys/vm-dongles && cp -a DIR/results/01/files/sys tests/data/sys/vm-dongles
-# and the guest's own view for comparison: list --json and dumpxml of every device.
+# and the guest's own view for comparison (tests/data/sys/vm-dongles-guest, checked by
+# tests/cli/test-list.sh): list --json, list --tree and dumpxml of every device:
+#   cp DIR/results/01/files/{list.json,tree.txt} DIR/results/01/files/xml/*.xml tests/data/sys/vm-dongles-guest/
 set -eu
 : "${VM_OUT:?run inside tests/vm/run-vm}"
 mkdir -p "$VM_OUT"
