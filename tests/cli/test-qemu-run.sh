@@ -85,6 +85,24 @@ expect_exit 1 hd run --name vm-s "$W/dongle-a.xml" -- /bin/sh -c "touch $W/vm-s-
 expect_match "in use by domain vm-r" "$ERR"
 [ ! -e "$W/vm-s-ran" ] || fail "vm-s's command ran although its dongle is taken"
 
+# 2b. all or nothing: a free dongle listed before the taken one is not kept either
+cat >"$W/b-then-a.xml" <<'X'
+<devices>
+  <hostdev mode='subsystem' type='usb'>
+    <source><vendor id='0x46f4'/><product id='0x0001'/><serial>DONGLE-B</serial></source>
+  </hostdev>
+  <hostdev mode='subsystem' type='usb'>
+    <source><vendor id='0x46f4'/><product id='0x0001'/><serial>DONGLE-A</serial></source>
+  </hostdev>
+</devices>
+X
+expect_exit 1 hd run --name vm-s "$W/b-then-a.xml" -- /bin/sh -c "touch $W/vm-s-ran"
+expect_match "in use by domain vm-r" "$ERR"
+[ ! -e "$W/vm-s-ran" ] || fail "vm-s's command ran although one of its dongles is taken"
+REG=$(claims_json)
+expect_nomatch 'DONGLE-B' "$REG" "DONGLE-B left claimed by a failed run"
+expect_nomatch '"vm-s"' "$REG" "a record of the failed run"
+
 # 3. SIGTERM to hostdev is forwarded; QEMU's status is hostdev's; everything is released
 kill -TERM "$RPID"
 set +e; wait "$RPID"; RC=$?; set -e
