@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 
+#include "caps.h"
 #include "cli.h"
 #include "error.h"
 #include "hostdev-xml.h"
@@ -131,6 +132,12 @@ static void item_undo_host(struct attach_ctx *ctx, struct attach_item *it) {
                                     err ? err : "unknown error");
                 it->detached = false;
         }
+        if (it->caps_prepared) {
+                _cleanup_free_ char *cerr = NULL;
+                if (caps_giveback(it->claim, &cerr) < 0)
+                        log_warning("could not undo %s: %s", it->claim->key, cerr ? cerr : "unknown error");
+                it->caps_prepared = false;
+        }
 }
 
 int attach_claim_prepare(struct attach_ctx *ctx, const char *op, struct qmp *q, char **reterr) {
@@ -170,6 +177,40 @@ int attach_claim_prepare(struct attach_ctx *ctx, const char *op, struct qmp *q, 
                 it->def = def;
                 it->dev = dev;
                 ctx->n_items++;
+
+                if (ctx->caps_allowed && hostdev_type_is_caps(def->type)) {
+                        /* a container device: no QEMU side; prepared after the claim below */
+                        r = resolve_make_claim(def, dev, &it->claim);
+                        if (r < 0)
+                                goto fail;
+                        const char *target = def->type == HOSTDEV_TYPE_CAP_NET ? ctx->netns : ctx->root;
+                        if (target && !(it->claim->caps_target = strdup(target))) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        existing = registry_find_by_key(ctx->reg, it->claim->key);
+                        if (existing && streq_ptr(existing->domain, ctx->domain) &&
+                            existing->state != CLAIM_STATE_CLAIMED) {
+                                r = error_set(reterr, -EEXIST, "%s:%u: %s is already %s for %s", ctx->f->path,
+                                              def->line, it->claim->key, claim_state_to_string(existing->state),
+                                              ctx->domain);
+                                goto fail;
+                        }
+                        r = registry_claim(ctx->reg, ctx->domain, it->claim, ctx->inv, reterr);
+                        if (r < 0)
+                                goto fail;
+                        it->new_claim = r > 0;
+                        r = caps_prepare(def, ctx->netns, ctx->root, reterr);
+                        if (r < 0) {
+                                r = error_prefix(reterr, r, "%s:%u", ctx->f->path, def->line);
+                                goto fail;
+                        }
+                        it->caps_prepared = true;
+                        r = registry_set_state(ctx->reg, it->claim->key, CLAIM_STATE_PREPARED, reterr);
+                        if (r < 0)
+                                goto fail;
+                        continue;
+                }
 
                 r = qemu_device_build(def, dev, (unsigned) i, &it->qdev, reterr);
                 if (r < 0) {
@@ -246,7 +287,7 @@ int attach_claim_prepare(struct attach_ctx *ctx, const char *op, struct qmp *q, 
                                 goto fail;
                 }
         }
-        if (ctx->n_items == 0 && q) {
+        if (ctx->n_items == 0 && (q || ctx->caps_allowed)) {
                 r = error_set(reterr, -ENODEV, "%s: no device to attach", ctx->f->path);
                 goto fail;
         }
@@ -335,6 +376,8 @@ int attach_plug(struct attach_ctx *ctx, struct qmp *q, char **reterr) {
                 struct attach_item *it = &ctx->items[i];
                 bool present = false;
 
+                if (!it->qdev)
+                        continue; /* capabilities mode: nothing in QEMU */
                 if (it->qdev->blockdev) {
                         r = qmp_command(q, "blockdev-add", it->qdev->blockdev, NULL, reterr, QMP_TIMEOUT_MS);
                         if (r < 0)
@@ -363,7 +406,7 @@ int attach_commit(struct attach_ctx *ctx, char **reterr) {
         for (size_t i = 0; i < ctx->n_items; i++) {
                 struct attach_item *it = &ctx->items[i];
                 const struct claim *c = it->claim;
-                if (c->type == HOSTDEV_TYPE_USB) {
+                if (c->type == HOSTDEV_TYPE_USB && it->qdev) {
                         r = registry_set_location(ctx->reg, c->key, c->node, c->usb.bus, c->usb.devnum,
                                                   it->qdev->id, reterr);
                         if (r < 0)
@@ -444,8 +487,8 @@ static int exit_for(int r) {
         return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
 }
 
-static int parse_domain_verb(int argc, char **argv, const char **ret_qmp, const char **ret_domain,
-                             const char **ret_file) {
+static int parse_domain_verb(int argc, char **argv, const char **ret_qmp, const char **ret_netns,
+                             const char **ret_root, const char **ret_domain, const char **ret_file) {
         static const struct option options[] = {
                 { "qmp", required_argument, NULL, 'q' },
                 { "connect", required_argument, NULL, 'c' },
@@ -456,17 +499,25 @@ static int parse_domain_verb(int argc, char **argv, const char **ret_qmp, const 
         };
         int c;
 
-        *ret_qmp = NULL;
+        *ret_qmp = *ret_netns = *ret_root = NULL;
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
                 switch (c) {
                 case 'q':
                         *ret_qmp = optarg;
                         break;
-                case 'c':
                 case 'n':
+                        *ret_netns = optarg;
+                        break;
                 case 'r':
+                        if (optarg[0] != '/') {
+                                log_error("%s: --root needs an absolute directory, not '%s'", argv[0], optarg);
+                                return -EINVAL;
+                        }
+                        *ret_root = optarg;
+                        break;
+                case 'c':
                 case 'C':
-                        log_error("%s: --connect, --netns, --root and --config are not supported by this build; "
+                        log_error("%s: --connect and --config are not supported by this build; "
                                   "use --qmp SOCKET with a QEMU started by you or by 'hostdev run'",
                                   argv[0]);
                         return -EOPNOTSUPP;
@@ -495,16 +546,13 @@ int verb_attach_device(int argc, char **argv) {
         _cleanup_(qmp_freep) struct qmp *q = NULL;
         _cleanup_free_ char *err = NULL;
         struct attach_ctx ctx = { 0 };
-        const char *qmp_path, *domain, *file;
+        const char *qmp_path, *netns, *root, *domain, *file;
+        bool needs_qemu = false;
         int r;
 
-        r = parse_domain_verb(argc, argv, &qmp_path, &domain, &file);
+        r = parse_domain_verb(argc, argv, &qmp_path, &netns, &root, &domain, &file);
         if (r < 0)
                 return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
-        if (!qmp_path) {
-                log_error("%s: --qmp SOCKET is required", argv[0]);
-                return EXIT_USAGE;
-        }
 
         r = attach_ctx_open(&ctx, domain, file, &err);
         if (r < 0) {
@@ -512,13 +560,36 @@ int verb_attach_device(int argc, char **argv) {
                 attach_ctx_done(&ctx);
                 return exit_for(r);
         }
-        r = qmp_connect(qmp_path, QMP_TIMEOUT_MS, &q, &err);
-        if (r < 0)
-                goto fail;
+        ctx.caps_allowed = true;
+        ctx.netns = netns;
+        ctx.root = root;
+        for (size_t i = 0; i < ctx.f->n_defs; i++) {
+                const struct hostdev_def *def = ctx.f->defs[i];
+                if (!hostdev_type_is_caps(def->type))
+                        needs_qemu = true;
+                else if ((def->type == HOSTDEV_TYPE_CAP_NET && !netns) ||
+                         (def->type != HOSTDEV_TYPE_CAP_NET && !root)) {
+                        log_error("%s:%u: <hostdev mode='capabilities'> %s", file, def->line,
+                                  def->type == HOSTDEV_TYPE_CAP_NET ? "net needs --netns PATH|PID"
+                                                                    : "storage/misc needs --root DIR");
+                        attach_ctx_done(&ctx);
+                        return EXIT_USAGE;
+                }
+        }
+        if (needs_qemu && !qmp_path) {
+                log_error("%s: --qmp SOCKET is required", argv[0]);
+                attach_ctx_done(&ctx);
+                return EXIT_USAGE;
+        }
+        if (qmp_path) {
+                r = qmp_connect(qmp_path, QMP_TIMEOUT_MS, &q, &err);
+                if (r < 0)
+                        goto fail;
+        }
         r = registry_lock(ctx.reg, &err);
         if (r < 0)
                 goto fail;
-        r = attach_record_domain(ctx.reg, ctx.domain, peer_pid(q), qmp_path, &err);
+        r = attach_record_domain(ctx.reg, ctx.domain, q ? peer_pid(q) : 0, qmp_path, &err);
         if (r < 0)
                 goto fail_unlock;
         r = attach_claim_prepare(&ctx, "attach", q, &err);
@@ -528,7 +599,7 @@ int verb_attach_device(int argc, char **argv) {
         r = registry_save(ctx.reg, &err);
         if (r < 0)
                 goto fail_rollback;
-        r = attach_plug(&ctx, q, &err);
+        r = q ? attach_plug(&ctx, q, &err) : 0;
         if (r < 0)
                 goto fail_rollback;
         r = attach_commit(&ctx, &err);
@@ -538,10 +609,15 @@ int verb_attach_device(int argc, char **argv) {
         if (r < 0)
                 goto fail_rollback;
         registry_unlock(ctx.reg);
-        for (size_t i = 0; i < ctx.n_items; i++)
-                log_info("attached %s to %s as %s",
-                         ctx.items[i].claim->node ? ctx.items[i].claim->node : ctx.items[i].claim->key,
-                         ctx.domain, ctx.items[i].qdev->id);
+        for (size_t i = 0; i < ctx.n_items; i++) {
+                const struct attach_item *it = &ctx.items[i];
+                if (it->qdev)
+                        log_info("attached %s to %s as %s", it->claim->node ? it->claim->node : it->claim->key,
+                                 ctx.domain, it->qdev->id);
+                else
+                        log_info("attached %s to %s in %s", it->claim->node ? it->claim->node : it->claim->key,
+                                 ctx.domain, strna(it->claim->caps_target));
+        }
         attach_ctx_done(&ctx);
         return EXIT_OK;
 
@@ -580,12 +656,13 @@ int verb_detach_device(int argc, char **argv) {
         _cleanup_free_ char *err = NULL;
         _cleanup_strv_free_ char **keys = NULL;
         struct attach_ctx ctx = { 0 };
-        const char *qmp_path, *domain, *file;
+        const char *qmp_path, *netns, *root, *domain, *file;
         const struct domain_record *rec;
         unsigned long long jid = 0;
+        bool needs_qemu = false;
         int r, ret = EXIT_OK;
 
-        r = parse_domain_verb(argc, argv, &qmp_path, &domain, &file);
+        r = parse_domain_verb(argc, argv, &qmp_path, &netns, &root, &domain, &file);
         if (r < 0)
                 return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
         r = attach_ctx_open(&ctx, domain, file, &err);
@@ -619,18 +696,22 @@ int verb_detach_device(int argc, char **argv) {
                 r = strv_extend(&keys, c->key);
                 if (r < 0)
                         goto fail_unlock;
+                if (!hostdev_type_is_caps(c->type))
+                        needs_qemu = true;
         }
 
         rec = registry_domain_find(ctx.reg, ctx.domain);
         if (!qmp_path && rec)
                 qmp_path = rec->qmp_socket;
-        if (!qmp_path) {
+        if (needs_qemu && !qmp_path) {
                 r = error_set(&err, -EINVAL, "no QMP socket recorded for %s: give --qmp SOCKET", ctx.domain);
                 goto fail_unlock;
         }
-        r = qmp_connect(qmp_path, QMP_TIMEOUT_MS, &q, &err);
-        if (r < 0)
-                goto fail_unlock;
+        if (needs_qemu) {
+                r = qmp_connect(qmp_path, QMP_TIMEOUT_MS, &q, &err);
+                if (r < 0)
+                        goto fail_unlock;
+        }
         r = registry_journal_begin(ctx.reg, "detach", ctx.domain, NULL, "device_del", &jid, &err);
         if (r < 0)
                 goto fail_unlock;
@@ -642,7 +723,8 @@ int verb_detach_device(int argc, char **argv) {
 
                 if (!c)
                         continue;
-                if (c->qemu_id && c->state != CLAIM_STATE_UNPLUGGED && c->state != CLAIM_STATE_CLAIMED) {
+                if (q && !hostdev_type_is_caps(c->type) && c->qemu_id && c->state != CLAIM_STATE_UNPLUGGED &&
+                    c->state != CLAIM_STATE_CLAIMED) {
                         _cleanup_free_ char *blk = strdup_printf("%s-backend", c->qemu_id);
                         r = qemu_unplug(q, c->qemu_id, c->type == HOSTDEV_TYPE_SCSI ? blk : NULL,
                                         unplug_timeout_ms(), &uerr);

@@ -18,6 +18,7 @@ struct attach_item {
         bool detached;             /* we bound the PCI device to vfio-pci (roll back = reattach) */
         struct qemu_device *qdev;
         bool blockdev_added, device_added;
+        bool caps_prepared;        /* capabilities mode: moved/created (roll back = caps_giveback) */
 };
 
 struct attach_ctx {
@@ -30,6 +31,11 @@ struct attach_ctx {
         size_t n_items;
         bool has_journal;
         unsigned long long journal_id;
+        /* capabilities mode (attach-device/detach-device only; NULL elsewhere): where net
+         * interfaces go (--netns) and where storage/misc nodes are created (--root). Without
+         * caps_allowed, capabilities defs are refused as QEMU devices. */
+        bool caps_allowed;
+        const char *netns, *root;
 };
 
 /* Parse FILE (-EINVAL: invalid input, exit 2), open the registry, scan the inventory. domain

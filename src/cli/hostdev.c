@@ -37,16 +37,18 @@ static const struct verb verbs[] = {
           "  --connect URI    the domain is a libvirt domain on this connection\n"
           "                   (qemu:///system, qemu+ssh://host/system) [not yet]\n"
           "  --config         with --connect: also change the persistent definition [not yet]\n"
-          "  --netns PATH|PID container network namespace (capabilities net) [not yet]\n"
-          "  --root DIR       container root (capabilities storage/misc) [not yet]\n",
+          "  --netns PATH|PID container network namespace (capabilities net): the interface\n"
+          "                   moves there with its <ip> addresses and <route>s\n"
+          "  --root DIR       container root (capabilities storage/misc): the node is created there\n"
+          "  --qmp is not needed when FILE has only capabilities-mode devices.\n",
           "hostdev attach-device vm-a dongle.xml --qmp /run/vm-a.qmp" },
         { "detach-device", verb_detach_device,
           "DOMAIN FILE [--qmp SOCKET] [--connect URI] [--netns PATH|PID] [--root DIR]",
           "unplug devices from a VM, give them back and release their claims",
           "  --qmp SOCKET     the VM's QMP socket (default: the one recorded at attach)\n"
           "  --connect URI    the domain is a libvirt domain on this connection [not yet]\n"
-          "  --netns PATH|PID container network namespace (capabilities net) [not yet]\n"
-          "  --root DIR       container root (capabilities storage/misc) [not yet]\n",
+          "  --netns PATH|PID accepted; the namespace recorded at attach is used\n"
+          "  --root DIR       accepted; the root recorded at attach is used\n",
           "hostdev detach-device vm-a dongle.xml" },
         { "run", verb_run,
           "[--name DOMAIN] [--no-watch] FILE -- QEMU-COMMAND...",

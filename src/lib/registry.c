@@ -7,6 +7,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "caps.h"
 #include "error.h"
 #include "json-util.h"
 #include "resolve.h"
@@ -102,6 +103,7 @@ struct claim *claim_free(struct claim *c) {
         free(c->pci.orig_driver);
         free(c->qemu_id);
         free(c->selector_xml);
+        free(c->caps_target);
         free(c);
         return NULL;
 }
@@ -112,13 +114,14 @@ int claim_dup(const struct claim *c, struct claim **ret) {
                 return -ENOMEM;
         *n = *c;
         n->domain = n->key = n->node = n->usb.serial = n->usb.port = NULL;
-        n->pci.orig_driver = n->qemu_id = n->selector_xml = NULL;
+        n->pci.orig_driver = n->qemu_id = n->selector_xml = n->caps_target = NULL;
         if (strdup_opt(c->domain, &n->domain) < 0 || strdup_opt(c->key, &n->key) < 0 ||
             strdup_opt(c->node, &n->node) < 0 || strdup_opt(c->usb.serial, &n->usb.serial) < 0 ||
             strdup_opt(c->usb.port, &n->usb.port) < 0 ||
             strdup_opt(c->pci.orig_driver, &n->pci.orig_driver) < 0 ||
             strdup_opt(c->qemu_id, &n->qemu_id) < 0 ||
-            strdup_opt(c->selector_xml, &n->selector_xml) < 0)
+            strdup_opt(c->selector_xml, &n->selector_xml) < 0 ||
+            strdup_opt(c->caps_target, &n->caps_target) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(n);
         return 0;
@@ -376,6 +379,8 @@ static int claim_to_json(const struct claim *c, json_object **ret) {
         r |= json_add_str(o, "selector", c->selector_xml);
         r |= json_add_int(o, "since", (int64_t) c->since);
         r |= json_add_str(o, "state", claim_state_to_string(c->state));
+        if (c->caps_target)
+                r |= json_add_str(o, "caps_target", c->caps_target);
         if (c->type == HOSTDEV_TYPE_USB) {
                 json_object *u = json_object_new_object();
                 if (!u || json_object_object_add(o, "usb", u) < 0) {
@@ -546,6 +551,7 @@ static int claim_from_json(json_object *o, struct claim **ret) {
             (r = jget_bool(o, "shareable", &c->shareable)) < 0 ||
             (r = jget_str(o, "qemu_id", false, &c->qemu_id)) < 0 ||
             (r = jget_str(o, "selector", false, &c->selector_xml)) < 0 ||
+            (r = jget_str(o, "caps_target", false, &c->caps_target)) < 0 ||
             (r = jget_str(o, "state", true, &state)) < 0)
                 return r;
         if ((r = jget_int(o, "since", 0, INT64_MAX, &v)) < 0)
@@ -1397,6 +1403,8 @@ const struct journal_entry *registry_journal_at(const struct registry *reg, size
 int registry_giveback(const struct claim *c, char **reterr) {
         if (c->type == HOSTDEV_TYPE_USB)
                 return 0;
+        if (hostdev_type_is_caps(c->type))
+                return caps_giveback(c, reterr); /* caps.c: interface back, node removed */
         if (!hostdev_giveback_claim)
                 return 0;
         return hostdev_giveback_claim(c, reterr);

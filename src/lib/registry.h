@@ -108,6 +108,9 @@ struct claim {
         char *selector_xml; /* the normalised <source> (hostdev_def_format_source) */
         time_t since;       /* wall clock, when claimed */
         enum claim_state state;
+        /* capabilities mode: where the device went — net: the --netns spec (path or pid);
+         * storage/misc: the --root directory. NULL otherwise (and then nothing to undo). */
+        char *caps_target;
 };
 
 struct claim *claim_free(struct claim *c);
