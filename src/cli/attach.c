@@ -12,6 +12,7 @@
 #include "resolve.h"
 #include "util.h"
 #include "vfio.h"
+#include "virt-cli.h"
 
 /* ---- context ---------------------------------------------------------------------------- */
 
@@ -546,6 +547,9 @@ int verb_attach_device(int argc, char **argv) {
         _cleanup_(qmp_freep) struct qmp *q = NULL;
         _cleanup_free_ char *err = NULL;
         struct attach_ctx ctx = { 0 };
+
+        if (virt_cli_uri(argc, argv)) /* a libvirt domain (virt-cli.c) */
+                return virt_cli_attach_detach(argc, argv, true);
         const char *qmp_path, *netns, *root, *domain, *file;
         bool needs_qemu = false;
         int r;
@@ -655,6 +659,9 @@ int verb_detach_device(int argc, char **argv) {
         _cleanup_(qmp_freep) struct qmp *q = NULL;
         _cleanup_free_ char *err = NULL;
         _cleanup_strv_free_ char **keys = NULL;
+
+        if (virt_cli_uri(argc, argv)) /* a libvirt domain (virt-cli.c) */
+                return virt_cli_attach_detach(argc, argv, false);
         struct attach_ctx ctx = { 0 };
         const char *qmp_path, *netns, *root, *domain, *file;
         const struct domain_record *rec;

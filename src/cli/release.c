@@ -4,6 +4,7 @@
 #include "error.h"
 #include "registry.h"
 #include "util.h"
+#include "virt-cli.h"
 
 /* Give back claims the registry dropped on its own (dead domains, finished releases). */
 static int giveback_dropped(struct registry *reg) {
@@ -35,14 +36,15 @@ int verb_release(int argc, char **argv) {
         _cleanup_free_ char *err = NULL;
         _cleanup_strv_free_ char **keys = NULL;
         unsigned long long jid = 0;
-        const char *domain;
+        const char *domain, *uri = NULL;
         bool failed = false;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
                 switch (c) {
                 case 'c':
-                        break; /* libvirt domains are released the same way: the claims are ours */
+                        uri = optarg; /* the claims are ours; libvirt's live domain lets go first */
+                        break;
                 default:
                         return EXIT_USAGE;
                 }
@@ -52,6 +54,9 @@ int verb_release(int argc, char **argv) {
                 return EXIT_USAGE;
         }
         domain = argv[optind];
+
+        if (uri && virt_cli_release(uri, domain) < 0)
+                return EXIT_FAIL; /* still in the domain: the claims stay */
 
         r = registry_open(&reg, &err);
         if (r < 0) {

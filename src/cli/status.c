@@ -7,6 +7,7 @@
 #include "error.h"
 #include "registry.h"
 #include "util.h"
+#include "virt-cli.h"
 
 int verb_status(int argc, char **argv) {
         static const struct option options[] = {
@@ -38,6 +39,8 @@ int verb_status(int argc, char **argv) {
                 return EXIT_USAGE;
         }
 
+        if (uri)
+                virt_cli_sync(uri); /* what libvirt holds on its own shows up as claims */
         if (stat(state_dir(), &st) >= 0) {
                 r = registry_open(&reg, &err);
                 if (r < 0) {

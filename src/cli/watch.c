@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "error.h"
+#include "virt-cli.h"
 #include "watch.h"
 
 static bool verbose;
@@ -52,6 +53,8 @@ int verb_watch(int argc, char **argv) {
         const char *inject, *ready;
         int c, r;
 
+        if (virt_cli_uri(argc, argv)) /* libvirt domains (virt-cli.c) */
+                return virt_cli_watch(argc, argv);
         while ((c = getopt_long(argc, argv, "v", opts, NULL)) >= 0) {
                 switch (c) {
                 case 'c':
