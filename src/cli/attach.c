@@ -10,6 +10,7 @@
 #include "hostdev-xml.h"
 #include "json-util.h"
 #include "resolve.h"
+#include "scsi-host.h"
 #include "util.h"
 #include "vfio.h"
 #include "virt-cli.h"
@@ -274,6 +275,21 @@ int attach_claim_prepare(struct attach_ctx *ctx, const char *op, struct qmp *q, 
                                 goto fail;
                         }
                         it->claim->state = CLAIM_STATE_PREPARED;
+                }
+
+                /* prepare: SCSI sgio/rawio, vhost-scsi target and mediated device checks */
+                if (def->type == HOSTDEV_TYPE_SCSI_HOST)
+                        r = vhost_scsi_check_target(def->source.scsi_host.wwpn, reterr);
+                else if (def->type == HOSTDEV_TYPE_MDEV)
+                        r = mdev_check_instance(dev, def->mdev_model, reterr);
+                else if (def->type == HOSTDEV_TYPE_SCSI) {
+                        const struct domain_record *rec = registry_domain_find(ctx->reg, ctx->domain);
+                        r = scsi_hostdev_prepare(def, dev, rec ? rec->pid : 0, reterr);
+                } else
+                        r = 0;
+                if (r < 0) {
+                        r = error_prefix(reterr, r, "%s:%u", ctx->f->path, def->line);
+                        goto fail;
                 }
 
                 r = registry_claim(ctx->reg, ctx->domain, it->claim, ctx->inv, reterr);

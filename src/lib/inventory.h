@@ -188,5 +188,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct nodedev *, nodedev_free);
  * character turned into '_'. */
 char *nodedev_make_name(const char *prefix, const char *sysname, const char *suffix);
 
+/* Mediated devices (mdev.c). Before passthrough: the instance's mdev_type must be a type its
+ * parent offers (the link resolves) with the device API of model (vfio-pci unless
+ * vfio-ccw/vfio-ap); -ENOENT/-EINVAL with a message otherwise. */
+int mdev_check_instance(const struct nodedev *dev, enum mdev_model model, char **reterr);
+/* "no mediated device UUID (instances on this host: ...)" plus, per parent offering types, how
+ * to create it. NULL on OOM. */
+char *mdev_missing_message(const struct inventory *inv, const char *uuid);
+
 /* libvirt-compatible node-device XML (plus <serial>, <port> for USB devices). */
 int nodedev_format_xml(const struct inventory *inv, const struct nodedev *d, char **ret);

@@ -344,7 +344,7 @@ static int resolve_other(const struct inventory *inv, const struct hostdev_def *
         case HOSTDEV_TYPE_MDEV:
                 d = def->source.mdev.uuid ? find_cap(inv, NODEDEV_CAP_MDEV, pred_mdev, def->source.mdev.uuid) : NULL;
                 if (!d)
-                        msg = strdup_printf("no mediated device %s", strna(def->source.mdev.uuid));
+                        msg = mdev_missing_message(inv, def->source.mdev.uuid);
                 break;
         case HOSTDEV_TYPE_CAP_NET:
                 d = def->source.caps.interface ? find_cap(inv, NODEDEV_CAP_NET, pred_net, def->source.caps.interface)
