@@ -121,6 +121,7 @@ struct watch {
         bool stop;
         struct watch_stats stats;
         unsigned made_up_ids;
+        char *marker;
 };
 
 /* ---- logging ----------------------------------------------------------------------------- */
@@ -1249,6 +1250,46 @@ int watch_remove_domain(struct watch *w, const char *name) {
         return 0;
 }
 
+/* ---- who serves a domain --------------------------------------------------------------------
+ * A single-domain loop (hostdev run, hostdev watch --domain) leaves state_dir()/watch.NAME.pid
+ * while it runs, so the daemon leaves that domain to it instead of both acting on it. */
+static char *marker_path(const char *domain) {
+        _cleanup_free_ char *f = strdup_printf("watch.%s.pid", domain);
+        return f ? path_join(state_dir(), f, NULL) : NULL;
+}
+
+static bool served_elsewhere(const char *domain) {
+        _cleanup_free_ char *p = marker_path(domain), *s = NULL;
+        int pid;
+        if (!p || read_one_line_file(p, &s) < 0 || safe_atoi(s, &pid) < 0 || pid <= 0)
+                return false;
+        if (pid == (int) getpid())
+                return false;
+        return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+static void marker_create(struct watch *w) {
+        _cleanup_free_ char *p = marker_path(w->only_domain), *s = strdup_printf("%d\n", (int) getpid());
+        if (!p || !s)
+                return;
+        (void) mkdir_p(state_dir(), 0700);
+        if (write_file_atomic(p, s, strlen(s), 0600) < 0)
+                wlog(w, WATCH_LOG_DEBUG, "cannot write %s", p);
+        else
+                w->marker = TAKE_PTR(p);
+}
+
+static void marker_remove(struct watch *w) {
+        _cleanup_free_ char *s = NULL;
+        int pid;
+        if (!w->marker)
+                return;
+        if (read_one_line_file(w->marker, &s) >= 0 && safe_atoi(s, &pid) >= 0 && pid == (int) getpid())
+                (void) unlink(w->marker);
+        free(w->marker);
+        w->marker = NULL;
+}
+
 /* ---- registry read ------------------------------------------------------------------------- */
 static int claim_from_registry(const struct claim *c, struct watch_claim *ret) {
         struct watch_claim wc = {
@@ -1323,6 +1364,8 @@ static void registry_refresh(struct watch *w, bool gc) {
                         struct wdomain *d;
                         if (!rec || !rec->qmp_socket || !registry_domain_alive(w->reg, c->domain))
                                 continue; /* VM off (or not ours to reach): leave its devices alone */
+                        if (served_elsewhere(c->domain))
+                                continue; /* its own `hostdev run` loop re-attaches */
                         if (domain_ensure(w, c->domain, rec->qmp_socket, &d) >= 0)
                                 d->mark = true;
                 }
@@ -1616,6 +1659,7 @@ struct watch *watch_free(struct watch *w) {
         free(w->claims);
         uevent_monitor_free(w->mon);
         registry_free(w->reg);
+        marker_remove(w);
         safe_close(w->inotify_fd);
         safe_close(w->inject_fd);
         strbuf_done(&w->inject_buf);
@@ -1644,6 +1688,8 @@ int watch_new(struct watch **ret, const struct watch_options *opts, char **reter
         if (w->o.domain && !(w->only_domain = strdup(w->o.domain)))
                 return -ENOMEM;
         w->o.domain = w->only_domain;
+        if (w->only_domain && !w->o.no_registry)
+                marker_create(w);
         w->src_udev.type = SRC_UDEV;
         w->src_inotify.type = SRC_INOTIFY;
         w->src_timer.type = SRC_TIMER;

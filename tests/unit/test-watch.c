@@ -11,7 +11,10 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <sys/prctl.h>
+#include <fcntl.h>
 
 #include "inventory.h"
 #include "qmp-fake.h"
@@ -636,6 +639,53 @@ static void test_registry(void **state) {
         fake_vm_finish(&b);
 }
 
+/* A domain served by its own single-domain loop (hostdev run) is left to it by the daemon. */
+static void test_served_elsewhere(void **state) {
+        _cleanup_(registry_freep) struct registry *reg = NULL;
+        _cleanup_free_ char *err = NULL, *marker = NULL, *pidtext = NULL;
+        struct watch *w = NULL;
+        struct watch_options o = { .no_udev = true, .reconcile_ms = 600000, .log = log_cb };
+        pid_t runner;
+
+        assert_int_equal(registry_open(&reg, &err), 0);
+        reg_add(reg, "vm-r", getpid(), "/nonexistent.qmp", "usb:46f4:0001:serial:DONGLE-A", "DONGLE-A", "1-1",
+                1, 2, "usb_1_1", "hostdev0", CLAIM_STATE_ATTACHED);
+        runner = fork();
+        if (runner == 0) {
+                /* never outlive the test, never hold its output open */
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                int null = open("/dev/null", O_RDWR);
+                dup2(null, 1);
+                dup2(null, 2);
+                pause();
+                _exit(0);
+        }
+        assert_true(runner > 0);
+        marker = strdup_printf("%s/watch.vm-r.pid", getenv("HOSTDEV_STATE_DIR"));
+        pidtext = strdup_printf("%d\n", (int) runner);
+        assert_int_equal(write_file_atomic(marker, pidtext, strlen(pidtext), 0600), 0);
+
+        assert_int_equal(watch_new(&w, &o, &err), 0);
+        assert_null(watch_claim_state(w, "vm-r", "hostdev0", NULL, NULL));
+        w = watch_free(w);
+
+        /* the runner is gone: the daemon takes the domain over */
+        kill(runner, SIGKILL);
+        assert_int_equal(waitpid(runner, NULL, 0), runner);
+        assert_int_equal(watch_new(&w, &o, &err), 0);
+        assert_non_null(watch_claim_state(w, "vm-r", "hostdev0", NULL, NULL));
+        w = watch_free(w);
+
+        /* a single-domain loop writes its own marker and removes it when done */
+        o.domain = "vm-r";
+        assert_int_equal(watch_new(&w, &o, &err), 0);
+        _cleanup_free_ char *mine = NULL;
+        assert_int_equal(read_one_line_file(marker, &mine), 0);
+        assert_int_equal(atoi(mine), (int) getpid());
+        w = watch_free(w);
+        assert_int_equal(access(marker, F_OK), -1);
+}
+
 int main(void) {
         /* qmp-fake.h helpers this test does not need (it accepts real sockets itself) */
         (void) qmp_fake_start;
@@ -648,6 +698,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_vm_off_and_ambiguous, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stuck_peer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_served_elsewhere, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

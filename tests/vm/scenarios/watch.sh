@@ -1,0 +1,114 @@
+#!/bin/bash
+# Issue 14, the Must show: three identical dongles (46f4:0001) assigned by serial to three
+# inner QEMUs — vm-a and vm-b under `hostdev run` (its own re-attach loop), vm-c started
+# separately, given its dongle with `hostdev attach-device`, and followed by the `hostdev watch`
+# daemon. Each dongle is unplugged and replugged from outside (the VM's control channel): on
+# the same port, onto another port, and a quick replug (0.1 s off): each returns to its own
+# VM, never another's, as seen in each VM's `info usb` / qom hostbus+hostaddr and in QEMU's
+# open /dev/bus/usb node. A dongle whose VM is off stays unclaimed and untouched.
+set -eu
+. "$(dirname "$0")/qemu-lib.sh"
+. "$(dirname "$0")/watch-lib.sh"
+export HOSTDEV_STATE_DIR=/run/hostdev-scenario-watch
+rm -rf "$HOSTDEV_STATE_DIR"
+W=$(mktemp -d)
+RA= RB= QC= WD=
+cleanup() {
+        for p in $RA $RB $QC $WD; do kill "$p" 2>/dev/null || true; done
+        # put the dongles back where hardware.sh says (scenarios share one boot)
+        vmctl plug dongle-a port=1 >/dev/null 2>&1 || true
+        vmctl replug dongle-b port=2 off=0.1 >/dev/null 2>&1 || true
+        vmctl plug dongle-c port=3 >/dev/null 2>&1 || true
+        rm -rf "$W"
+}
+trap cleanup EXIT
+
+command -v qemu-system-x86_64 >/dev/null || fail "no qemu-system-x86_64 in the guest"
+for s in DONGLE-A DONGLE-B DONGLE-C; do guest_sysfs "$s" >/dev/null || fail "$s missing in the guest"; done
+dongle_xml DONGLE-A >"$W/a.xml"
+dongle_xml DONGLE-B >"$W/b.xml"
+dongle_xml DONGLE-C >"$W/c.xml"
+
+step "the daemon: hostdev watch"
+"$H" watch --verbose 2>"$W/watch.log" &
+WD=$!
+
+step "vm-a and vm-b under hostdev run, vm-c started alone + attach-device"
+"$H" run --name vm-a "$W/a.xml" -- "${INNER_QEMU[@]}" -qmp "unix:$W/a.mon,server=on,wait=off" \
+        >"$W/run-a.out" 2>"$W/run-a.err" &
+RA=$!
+"$H" run --name vm-b "$W/b.xml" -- "${INNER_QEMU[@]}" -qmp "unix:$W/b.mon,server=on,wait=off" \
+        >"$W/run-b.out" 2>"$W/run-b.err" &
+RB=$!
+"${INNER_QEMU[@]}" -qmp "unix:$W/c.qmp,server=on,wait=off" -qmp "unix:$W/c.mon,server=on,wait=off" \
+        >"$W/c.log" 2>&1 &
+QC=$!
+wait_for 120 test -S "$W/a.mon" || { cat "$W/run-a.err"; fail "vm-a did not start"; }
+wait_for 120 test -S "$W/b.mon" || { cat "$W/run-b.err"; fail "vm-b did not start"; }
+wait_for 120 test -S "$W/c.qmp" || { cat "$W/c.log"; fail "vm-c did not start"; }
+run "$H" attach-device vm-c "$W/c.xml" --qmp "$W/c.qmp"
+want_rc 0
+VMS=(vm-a="$W/a.mon:DONGLE-A" vm-b="$W/b.mon:DONGLE-B" vm-c="$W/c.mon:DONGLE-C")
+vmcheck --timeout 30 "${VMS[@]}" || fail "the VMs do not hold their dongles at start"
+run "$H" status
+want_rc 0
+
+replug() { # replug ID ARGS...: replug from outside, then show where each dongle is
+        local before after
+        before=$(guest_sysfs "$2")
+        echo "\$ vmctl replug $1 ${*:3}   ($2 was $before, $(cat /sys/bus/usb/devices/$before/busnum):$(cat /sys/bus/usb/devices/$before/devnum))"
+        vmctl replug "$1" "${@:3}" || fail "vmctl replug $1 failed"
+        wait_for 30 guest_sysfs "$2" >/dev/null || fail "$2 did not come back in the guest"
+        after=$(guest_sysfs "$2")
+        echo "  $2 is now $after, $(cat /sys/bus/usb/devices/$after/busnum):$(cat /sys/bus/usb/devices/$after/devnum)"
+}
+
+step "same port: DONGLE-A (vm-a, hostdev run), 1 s off"
+replug dongle-a DONGLE-A off=1
+vmcheck --timeout 20 "${VMS[@]}" || fail "DONGLE-A did not return to vm-a (same port)"
+
+step "another port: DONGLE-B (vm-b, hostdev run) from QEMU port 2 to port 6"
+replug dongle-b DONGLE-B port=6 off=0.5
+[ "$(guest_sysfs DONGLE-B)" = "$(vm_usb_sysfs_name 6 2>/dev/null || echo 2-6)" ] || fail "DONGLE-B is not on port 6"
+vmcheck --timeout 20 "${VMS[@]}" || fail "DONGLE-B did not follow to vm-b on another port"
+
+step "quick replug (0.1 s off): DONGLE-C (vm-c, the daemon)"
+replug dongle-c DONGLE-C off=0.1
+vmcheck --timeout 20 "${VMS[@]}" || fail "DONGLE-C did not return to vm-c after a quick replug"
+
+step "quick replug onto another port (0.1 s off): DONGLE-A to port 7, then back to port 1"
+replug dongle-a DONGLE-A port=7 off=0.1
+vmcheck --timeout 20 --quiet "${VMS[@]}" || fail "DONGLE-A did not follow to port 7"
+replug dongle-a DONGLE-A port=1 off=0.1
+vmcheck --timeout 20 --quiet "${VMS[@]}" || fail "DONGLE-A did not follow back to port 1"
+
+step "vm-a is switched off: its dongle stays on the host, unclaimed, untouched"
+qmp "$W/a.mon" quit >/dev/null || true
+set +e; wait "$RA"; rc=$?; set -e
+RA=
+[ "$rc" = 0 ] || { cat "$W/run-a.err"; fail "hostdev run vm-a exited $rc"; }
+replug dongle-a DONGLE-A off=0.3
+sleep 3 # the daemon and vm-b/vm-c's loops had their chance to (wrongly) take it
+vmcheck --timeout 20 vm-b="$W/b.mon:DONGLE-B" vm-c="$W/c.mon:DONGLE-C" --free DONGLE-A ||
+        fail "a dongle of a switched-off VM was taken"
+run "$H" status --json
+want_rc 0
+printf '%s' "$OUT" | grep -q DONGLE-A && fail "status still shows a claim on DONGLE-A"
+
+step "the daemon's and run's log lines"
+echo "--- hostdev run vm-a:"; grep -E "attached|unplugged|queued|reconcile" "$W/run-a.err" || true
+echo "--- hostdev run vm-b:"; grep -E "attached|unplugged|queued|reconcile" "$W/run-b.err" || true
+echo "--- hostdev watch:"; grep -vE "^debug: .*(connected to|connection closed)" "$W/watch.log" || true
+grep -q "re-attached .*DONGLE-A.* to vm-a in " "$W/run-a.err" || fail "no re-attach line for DONGLE-A"
+grep -q "re-attached .*DONGLE-B.* to vm-b in " "$W/run-b.err" || fail "no re-attach line for DONGLE-B"
+grep -q "re-attached .*DONGLE-C.* to vm-c in " "$W/watch.log" || fail "no re-attach line for DONGLE-C from the daemon"
+if grep -qE "DONGLE-(A|B).*to vm-c|DONGLE-(A|C).*to vm-b|DONGLE-(B|C).*to vm-a" "$W/watch.log" "$W/run-a.err" "$W/run-b.err"; then
+        fail "a dongle went to another VM"
+fi
+
+step "the daemon stops cleanly on SIGTERM"
+kill -TERM "$WD"
+set +e; wait "$WD"; rc=$?; set -e
+WD=
+[ "$rc" = 0 ] || fail "hostdev watch exited $rc on SIGTERM"
+echo "PASS watch"
