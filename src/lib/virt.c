@@ -598,12 +598,23 @@ static int metadata_update(struct virt_conn *c, const char *domain, const struct
                                 return -ENOMEM;
                         listed = old->defs[i]->type == f->defs[k]->type && streq(s, t);
                 }
-                if (!listed)
-                        defs[n++] = old->defs[i];
+                if (add || !listed)
+                        defs[n++] = old->defs[i]; /* adding keeps an existing selector where it is */
         }
-        if (add)
-                for (size_t k = 0; k < f->n_defs; k++)
+        for (size_t k = 0; add && k < f->n_defs; k++) {
+                _cleanup_free_ char *t = NULL;
+                bool listed = false;
+                if (hostdev_def_format_source(f->defs[k], &t) < 0)
+                        return -ENOMEM;
+                for (size_t i = 0; old && i < old->n_defs && !listed; i++) {
+                        _cleanup_free_ char *s = NULL;
+                        if (hostdev_def_format_source(old->defs[i], &s) < 0)
+                                return -ENOMEM;
+                        listed = old->defs[i]->type == f->defs[k]->type && streq(s, t);
+                }
+                if (!listed)
                         defs[n++] = f->defs[k];
+        }
         return virt_metadata_set(c, domain, (const struct hostdev_def *const *) defs, n, reterr);
 }
 
