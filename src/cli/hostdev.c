@@ -35,18 +35,20 @@ static const struct verb verbs[] = {
           "claim, prepare and hotplug devices into a running VM",
           "  --qmp SOCKET     the VM's QMP socket\n"
           "  --connect URI    the domain is a libvirt domain on this connection\n"
-          "                   (qemu:///system, qemu+ssh://host/system) [not yet]\n"
-          "  --config         with --connect: also change the persistent definition [not yet]\n"
+          "                   (qemu:///system, qemu+ssh://host/system); libvirt gets a plain\n"
+          "                   <hostdev> naming the selected device (excludes --qmp/--netns/--root)\n"
+          "  --config         with --connect: also change the persistent definition\n"
           "  --netns PATH|PID container network namespace (capabilities net): the interface\n"
           "                   moves there with its <ip> addresses and <route>s\n"
           "  --root DIR       container root (capabilities storage/misc): the node is created there\n"
           "  --qmp is not needed when FILE has only capabilities-mode devices.\n",
           "hostdev attach-device vm-a dongle.xml --qmp /run/vm-a.qmp" },
         { "detach-device", verb_detach_device,
-          "DOMAIN FILE [--qmp SOCKET] [--connect URI] [--netns PATH|PID] [--root DIR]",
+          "DOMAIN FILE [--qmp SOCKET | --connect URI [--config]] [--netns PATH|PID] [--root DIR]",
           "unplug devices from a VM, give them back and release their claims",
           "  --qmp SOCKET     the VM's QMP socket (default: the one recorded at attach)\n"
-          "  --connect URI    the domain is a libvirt domain on this connection [not yet]\n"
+          "  --connect URI    the domain is a libvirt domain on this connection\n"
+          "  --config         with --connect: also change the persistent definition\n"
           "  --netns PATH|PID accepted; the namespace recorded at attach is used\n"
           "  --root DIR       accepted; the root recorded at attach is used\n",
           "hostdev detach-device vm-a dongle.xml" },
@@ -70,14 +72,18 @@ static const struct verb verbs[] = {
         { "status", verb_status, "[--json] [--connect URI]",
           "show every claim: device, identity, domain, since, state",
           "  --json           machine-readable output\n"
-          "  --connect URI    the domains are libvirt domains on this connection\n",
+          "  --connect URI    first import what the libvirt domains on this connection\n"
+          "                   hold, then show only their claims\n",
           "hostdev status --json" },
         { "release", verb_release, "DOMAIN [--connect URI]",
           "drop a domain's claims and give its devices back",
-          "  --connect URI    the domain is a libvirt domain on this connection\n",
+          "  --connect URI    the domain is a libvirt domain on this connection: detach\n"
+          "                   its claimed devices from it first\n",
           "hostdev release vm-a" },
-        { "watch", verb_watch, "[--domain DOMAIN] [--verbose]",
+        { "watch", verb_watch, "[--connect URI] [--domain DOMAIN] [--verbose]",
           "the daemon: re-attach replugged dongles to their VMs, reconcile claims",
+          "  --connect URI    follow the libvirt domains on this connection instead of\n"
+          "                   QMP-attached ones\n"
           "  --domain DOMAIN  only follow this domain's claims\n"
           "  --verbose        also log each uevent and decision\n",
           "hostdev watch" },
