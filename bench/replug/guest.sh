@@ -1,0 +1,49 @@
+#!/bin/bash
+# Replug benchmark, run INSIDE the test VM by bench/replug/run.sh (through tests/vm/run-vm).
+# Sets up the two inner QEMUs and the daemon, then runs measure.py. Knobs (environment):
+#   BENCH_REPLUGS (50)  BENCH_MOVES (20)  BENCH_SYNTHETIC (1000)
+set -eu
+. "$VM_SRC/tests/vm/scenarios/qemu-lib.sh"
+[ ! -f "$VM_BUILD/bench-replug.env" ] || . "$VM_BUILD/bench-replug.env"
+export HOSTDEV_STATE_DIR=/run/hostdev-bench
+rm -rf "$HOSTDEV_STATE_DIR"
+W=$(mktemp -d)
+QH= QA= WD=
+cleanup() {
+        for p in $QH $QA $WD; do kill "$p" 2>/dev/null || true; done
+        vmctl plug dongle-a port=1 >/dev/null 2>&1 || true
+        vmctl plug dongle-b port=2 >/dev/null 2>&1 || true
+        rm -rf "$W"
+}
+trap cleanup EXIT
+
+dongle_dev DONGLE-A >/dev/null || fail "DONGLE-A missing"
+dongle_dev DONGLE-B >/dev/null || fail "DONGLE-B missing"
+set -- $(dongle_dev DONGLE-B)
+bbus=$1
+bport=$(basename "$(dirname "$(grep -l '^DONGLE-B$' /sys/bus/usb/devices/*/serial)")")
+bport=${bport#*-}
+
+mkfifo "$W/inject"
+HOSTDEV_WATCH_INJECT=$W/inject "$H" watch 2>"$W/watch.log" &
+WD=$!
+"${INNER_QEMU[@]}" -qmp "unix:$W/h.qmp,server=on,wait=off" >"$W/h.log" 2>&1 &
+QH=$!
+"${INNER_QEMU[@]}" -qmp "unix:$W/a.qmp,server=on,wait=off" \
+        -device "usb-host,bus=usb.0,hostbus=$bbus,hostport=$bport,id=autoscan" >"$W/a.log" 2>&1 &
+QA=$!
+wait_for 120 test -S "$W/h.qmp" || fail "hostdev's QEMU did not start: $(cat "$W/h.log")"
+wait_for 120 test -S "$W/a.qmp" || fail "autoscan's QEMU did not start: $(cat "$W/a.log")"
+dongle_xml DONGLE-A >"$W/a.xml"
+"$H" attach-device bench-h "$W/a.xml" --qmp "$W/h.qmp" || fail "attach-device failed"
+echo "hostdev side: DONGLE-A in QEMU pid $QH (attach-device + hostdev watch pid $WD)"
+echo "autoscan side: DONGLE-B in QEMU pid $QA (-device usb-host,hostbus=$bbus,hostport=$bport)"
+sleep 3 # autoscan's first scan
+python3 "$VM_SRC/bench/replug/measure.py" --replugs "${BENCH_REPLUGS:-50}" --moves "${BENCH_MOVES:-20}" \
+        --synthetic "${BENCH_SYNTHETIC:-1000}" --hostdev-qemu "$QH" --autoscan-qemu "$QA" \
+        --daemon "$WD" --daemon-log "$W/watch.log" --fifo "$W/inject" | tee "$VM_OUT/bench-replug.txt"
+rc=${PIPESTATUS[0]}
+echo "--- the daemon's log (first and last lines):"
+head -5 "$W/watch.log"; echo ...; tail -5 "$W/watch.log"
+cp "$W/watch.log" "$VM_OUT/watch.log" 2>/dev/null || true
+exit "$rc"

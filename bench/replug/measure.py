@@ -1,0 +1,252 @@
+#!/usr/bin/python3
+"""Replug benchmark, guest side (run by bench/replug/guest.sh inside the test VM).
+
+Two identical dongles are replugged with the same pattern at the same time:
+  - "hostdev":  DONGLE-A, held by an inner QEMU through `hostdev attach-device` and
+                re-attached by the `hostdev watch` daemon;
+  - "autoscan": DONGLE-B, held by an inner QEMU's own usb-host autoscan
+                (-device usb-host,hostbus=B,hostport=P).
+Per replug and per dongle it measures the time from the device's appearance in the guest
+kernel (receipt of the kernel's "add" uevent on a NETLINK_KOBJECT_UEVENT socket, CLOCK_MONOTONIC)
+to the QEMU that should hold it having the device's /dev/bus/usb/BBB/DDD node open (polling
+/proc/PID/fd readlinks every 0.5 ms). Off-times are spread over 0.1-3 s (fixed seed).
+
+Then the synthetic load: remove+add uevent pairs for DONGLE-A written into the daemon's
+injection FIFO (HOSTDEV_WATCH_INJECT): each goes through the daemon's uevent code path and
+does a real device_del + DEVICE_DELETED + device_add against the inner QEMU; the daemon's
+VmRSS (/proc/PID/status) is sampled before and after.
+"""
+import argparse
+import glob
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--replugs", type=int, default=50)
+ap.add_argument("--moves", type=int, default=20)
+ap.add_argument("--synthetic", type=int, default=1000)
+ap.add_argument("--hostdev-qemu", type=int, required=True)
+ap.add_argument("--autoscan-qemu", type=int, required=True)
+ap.add_argument("--daemon", type=int, required=True)
+ap.add_argument("--daemon-log", required=True)
+ap.add_argument("--fifo", required=True)
+ap.add_argument("--wait", type=float, default=5.0, help="seconds to wait for a dongle to be held")
+opts = ap.parse_args()
+
+DONGLES = {  # id -> (serial, home QEMU port, other QEMU port, label, qemu pid)
+    "dongle-a": ("DONGLE-A", "1", "6", "hostdev", opts.hostdev_qemu),
+    "dongle-b": ("DONGLE-B", "2", "7", "autoscan", opts.autoscan_qemu),
+}
+SERIAL2ID = {v[0]: k for k, v in DONGLES.items()}
+
+
+def vmctl(*args):
+    r = subprocess.run(["vmctl"] + list(args), capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit("vmctl %s: %s" % (" ".join(args), r.stderr.strip()))
+
+
+# ---- kernel uevents: when did each dongle appear? ---------------------------------------
+appeared = {}          # serial -> list of (t_monotonic, bus, devnum)
+cv = threading.Condition()
+
+
+def uevent_listener():
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 15)  # NETLINK_KOBJECT_UEVENT
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    s.bind((0, 1))  # kernel multicast group
+    while True:
+        data = s.recv(65536)
+        t = time.monotonic()
+        fields = data.split(b"\0")
+        props = dict(f.split(b"=", 1) for f in fields[1:] if b"=" in f)
+        if props.get(b"ACTION") != b"add" or props.get(b"DEVTYPE") != b"usb_device":
+            continue
+        devpath = props[b"DEVPATH"].decode()
+        try:
+            serial = open("/sys" + devpath + "/serial").read().strip()
+        except OSError:
+            continue
+        with cv:
+            appeared.setdefault(serial, []).append(
+                (t, int(props[b"BUSNUM"]), int(props[b"DEVNUM"])))
+            cv.notify_all()
+
+
+threading.Thread(target=uevent_listener, daemon=True).start()
+time.sleep(0.2)
+
+
+def holds(pid, bus, dev):
+    want = "/dev/bus/usb/%03d/%03d" % (bus, dev)
+    for fd in glob.glob("/proc/%d/fd/*" % pid):
+        try:
+            if os.readlink(fd) == want:
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def measure(serial, since, pid, result):
+    """Wait for serial's next appearance after `since`, then for pid to open its node."""
+    deadline = time.monotonic() + 15
+    with cv:
+        while True:
+            ev = [e for e in appeared.get(serial, []) if e[0] > since]
+            if ev:
+                t0, bus, dev = ev[-1]
+                break
+            if not cv.wait(timeout=max(0, deadline - time.monotonic())):
+                result[serial] = None
+                return
+    end = t0 + opts.wait
+    while time.monotonic() < end:
+        if holds(pid, bus, dev):
+            result[serial] = (time.monotonic() - t0) * 1000.0
+            return
+        time.sleep(0.0005)
+    result[serial] = None
+
+
+def replug_round(targets, off):
+    """targets: id -> QEMU port to plug into. Unplug both, wait off, plug both, measure."""
+    for i in targets:
+        vmctl("unplug", i)
+    time.sleep(off)
+    since = time.monotonic()
+    result = {}
+    threads = []
+    for i in targets:
+        serial, _, _, _, pid = DONGLES[i]
+        th = threading.Thread(target=measure, args=(serial, since, pid, result))
+        th.start()
+        threads.append(th)
+    for i, port in targets.items():
+        vmctl("plug", i, "port=" + port)
+    for th in threads:
+        th.join()
+    return result
+
+
+def pct(v, p):
+    v = sorted(v)
+    if not v:
+        return float("nan")
+    k = min(len(v) - 1, max(0, int(round(p / 100.0 * len(v) + 0.5)) - 1))
+    return v[k]
+
+
+def table(title, rows):
+    print("\n%s" % title)
+    print("  %-10s %10s %10s %10s %10s" % ("", "came back", "p50 ms", "p99 ms", "max ms"))
+    for label, lat in rows:
+        ok = [x for x in lat if x is not None]
+        print("  %-10s %6d/%-3d %10.1f %10.1f %10.1f" % (
+            label, len(ok), len(lat), pct(ok, 50), pct(ok, 99), max(ok) if ok else float("nan")))
+
+
+def rss_kb(pid):
+    for l in open("/proc/%d/status" % pid):
+        if l.startswith("VmRSS:"):
+            return int(l.split()[1])
+    return -1
+
+
+rng = random.Random(14)
+print("replug benchmark: %d replugs on the same port, %d moves, %d synthetic uevent pairs" %
+      (opts.replugs, opts.moves, opts.synthetic))
+print("daemon pid %d VmRSS at start: %d kB" % (opts.daemon, rss_kb(opts.daemon)))
+
+# ---- same port -------------------------------------------------------------------------
+lat = {"DONGLE-A": [], "DONGLE-B": []}
+for n in range(opts.replugs):
+    off = 0.1 + (2.9 * n / max(1, opts.replugs - 1)) if n % 2 == 0 else rng.uniform(0.1, 3.0)
+    r = replug_round({"dongle-a": "1", "dongle-b": "2"}, off)
+    for s in lat:
+        lat[s].append(r.get(s))
+    print("  same port #%-3d off %.2f s: hostdev %s, autoscan %s" % (
+        n + 1, off, "%.1f ms" % r["DONGLE-A"] if r.get("DONGLE-A") is not None else "NOT BACK",
+        "%.1f ms" % r["DONGLE-B"] if r.get("DONGLE-B") is not None else "NOT BACK"), flush=True)
+table("same port (%d replugs, off 0.1-3 s): appearance in the guest kernel -> QEMU holds /dev/bus/usb node"
+      % opts.replugs, [("hostdev", lat["DONGLE-A"]), ("autoscan", lat["DONGLE-B"])])
+same = lat
+
+# ---- another port ------------------------------------------------------------------------
+moved = {"DONGLE-A": [], "DONGLE-B": []}
+home = {"DONGLE-A": [], "DONGLE-B": []}
+for n in range(opts.moves * 2):
+    away = n % 2 == 0
+    off = rng.uniform(0.1, 1.0)
+    r = replug_round({"dongle-a": "6" if away else "1", "dongle-b": "7" if away else "2"}, off)
+    for s in moved:
+        (moved if away else home)[s].append(r.get(s))
+    print("  %s #%-3d off %.2f s: hostdev %s, autoscan %s" % (
+        "to another port" if away else "back home      ", n // 2 + 1, off,
+        "%.1f ms" % r["DONGLE-A"] if r.get("DONGLE-A") is not None else "NOT BACK",
+        "%.1f ms" % r["DONGLE-B"] if r.get("DONGLE-B") is not None else "NOT BACK"), flush=True)
+table("onto another port (%d moves: QEMU port 1->6 for hostdev, 2->7 for autoscan)" % opts.moves,
+      [("hostdev", moved["DONGLE-A"]), ("autoscan", moved["DONGLE-B"])])
+table("back onto the original port (%d moves)" % opts.moves,
+      [("hostdev", home["DONGLE-A"]), ("autoscan", home["DONGLE-B"])])
+rss_real = rss_kb(opts.daemon)
+real = opts.replugs + 2 * opts.moves
+print("\ndaemon VmRSS after %d real replugs of its dongle: %d kB" % (real, rss_real))
+
+# ---- synthetic uevents through the daemon ------------------------------------------------
+if opts.synthetic > 0:
+    sysname = [d for d in glob.glob("/sys/bus/usb/devices/*")
+               if os.path.exists(d + "/serial") and open(d + "/serial").read().strip() == "DONGLE-A"][0]
+    real_dir = os.path.realpath(sysname)
+    devpath = real_dir[len("/sys"):]
+    bus = int(open(real_dir + "/busnum").read())
+    dev = int(open(real_dir + "/devnum").read())
+    base = "SUBSYSTEM=usb DEVTYPE=usb_device DEVPATH=%s BUSNUM=%d DEVNUM=%d PRODUCT=46f4/1/100" % (devpath, bus, dev)
+    logf = open(opts.daemon_log)
+    logf.seek(0, 2)
+    fifo = open(opts.fifo, "w")
+    done, t_start, ms = 0, time.monotonic(), []
+    for k in range(opts.synthetic):
+        fifo.write("ACTION=remove %s\nACTION=add %s\n" % (base, base))
+        fifo.flush()
+        deadline = time.monotonic() + 10
+        got = False
+        while time.monotonic() < deadline and not got:
+            line = logf.readline()
+            if not line:
+                time.sleep(0.001)
+                continue
+            if "re-attached" in line and "DONGLE-A" in line:
+                got = True
+                try:
+                    ms.append(float(line.rsplit(" in ", 1)[1].split()[0]))
+                except (IndexError, ValueError):
+                    pass
+        if not got:
+            print("  synthetic pair %d: no re-attach within 10 s" % (k + 1))
+            break
+        done += 1
+        if (k + 1) % 100 == 0:
+            print("  synthetic %d pairs, daemon VmRSS %d kB" % (k + 1, rss_kb(opts.daemon)), flush=True)
+    el = time.monotonic() - t_start
+    ok = holds(opts.hostdev_qemu, bus, dev)
+    rss_syn = rss_kb(opts.daemon)
+    print("\nsynthetic: %d/%d remove+add pairs completed in %.1f s (each a real device_del, "
+          "DEVICE_DELETED, device_add on the inner QEMU); QEMU holds the dongle at the end: %s" %
+          (done, opts.synthetic, el, "yes" if ok else "NO"))
+    if ms:
+        print("  the daemon's own uevent->device_add-reply times: p50 %.1f ms, p99 %.1f ms, max %.1f ms" %
+              (pct(ms, 50), pct(ms, 99), max(ms)))
+    print("daemon VmRSS after %d real replugs + %d synthetic replugs: %d kB" % (real, done, rss_syn))
+
+# ---- verdict -------------------------------------------------------------------------------
+hd = same["DONGLE-A"] + moved["DONGLE-A"] + home["DONGLE-A"]
+ok = [x for x in hd if x is not None]
+print("\nsummary (hostdev): %d/%d replugs back, p99 %.1f ms (goal < 50 ms), daemon VmRSS %d kB (goal < 5120 kB)"
+      % (len(ok), len(hd), pct(ok, 99), rss_kb(opts.daemon)))
+sys.exit(0 if len(ok) == len(hd) else 1)
