@@ -34,8 +34,11 @@ import threading
 import time
 
 
+T0 = time.monotonic()
+
+
 def log(msg):
-    print("ctl-agent: %s" % msg, file=sys.stderr, flush=True)
+    print("ctl-agent: [%.1f] %s" % (time.monotonic() - T0, msg), file=sys.stderr, flush=True)
 
 
 def connect_unix(path, timeout):
@@ -237,6 +240,7 @@ class Agent:
             try:
                 self.run(line, lambda text: write("%s| %s\n" % (tag, text)))
                 write("%sok\n" % tag)
+                log("done: %s" % line)
             except (QMPError, ValueError, OSError) as e:
                 msg = str(e).replace("\n", " ")
                 log("error: %s" % msg)
