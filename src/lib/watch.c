@@ -880,6 +880,8 @@ static void handle_uevent(struct watch *w, const struct usb_uevent *ev) {
         w->stats.uevents++;
         if (!usb_uevent_is_usb_device(ev))
                 return;
+        wlog(w, WATCH_LOG_DEBUG, "uevent %s %s (%u:%u)", uevent_action_to_string(ev->action),
+             strna(ev->sysname), ev->bus, ev->devnum);
         if (ev->action == UEVENT_REMOVE) {
                 for (size_t i = 0; i < w->n_claims; i++) {
                         struct wclaim *cl = w->claims[i];
@@ -912,6 +914,10 @@ static void handle_uevent(struct watch *w, const struct usb_uevent *ev) {
         bool ambiguous;
         struct wclaim *cl = claim_for_device(w, dev, &ambiguous);
         if (!cl) {
+                if (!ambiguous)
+                        wlog(w, WATCH_LOG_DEBUG, "%s (%04x:%04x serial %s) is not claimed by a running domain",
+                             strna(dev->name), dev->u.usb.vendor_id, dev->u.usb.product_id,
+                             strna(dev->u.usb.serial));
                 if (ambiguous)
                         wlog(w, WATCH_LOG_WARNING,
                              "%s (%04x:%04x) matches claims of several domains; leaving it alone",
