@@ -147,18 +147,22 @@ else
         UNITDIR=$PREFIX/lib/systemd/system
         TMPFILESDIR=$PREFIX/lib/tmpfiles.d
 fi
-UNIT=$DEST$UNITDIR/hostdev-watch.service
-[ -f "$UNIT" ] || fail "no $UNITDIR/hostdev-watch.service"
-grep -qx "ExecStart=$BINDIR/hostdev watch" "$UNIT" || fail "the unit does not run $BINDIR/hostdev watch: $(grep ExecStart "$UNIT")"
-grep -qx 'WantedBy=multi-user.target' "$UNIT" || fail "the unit has no [Install] WantedBy"
-if command -v systemd-analyze >/dev/null; then
-        # verify the unit's syntax (the ExecStart binary is checked as well: point it at the DESTDIR copy)
-        mkdir "$DEST/verify"
-        sed "s|^ExecStart=$BINDIR/hostdev|ExecStart=$BIN|" "$UNIT" >"$DEST/verify/hostdev-watch.service"
-        SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "$DEST/verify/hostdev-watch.service" >"$DEST/verify/out" 2>&1 ||
-                fail "systemd-analyze verify: $(cat "$DEST/verify/out")"
-        ! grep -q 'hostdev-watch.service' "$DEST/verify/out" || fail "systemd-analyze verify warns: $(cat "$DEST/verify/out")"
-fi
+for unit in hostdev-watch.service hostdev-watch-libvirt.service; do
+        UNIT=$DEST$UNITDIR/$unit
+        [ -f "$UNIT" ] || fail "no $UNITDIR/$unit"
+        want="ExecStart=$BINDIR/hostdev watch"
+        [ "$unit" = hostdev-watch-libvirt.service ] && want="$want --connect qemu:///system"
+        grep -qx -- "$want" "$UNIT" || fail "$unit does not run '$want': $(grep ExecStart "$UNIT")"
+        grep -qx 'WantedBy=multi-user.target' "$UNIT" || fail "$unit has no [Install] WantedBy"
+        if command -v systemd-analyze >/dev/null; then
+                # verify the unit's syntax (the ExecStart binary is checked as well: point it at the DESTDIR copy)
+                mkdir -p "$DEST/verify"
+                sed "s|^ExecStart=$BINDIR/hostdev|ExecStart=$BIN|" "$UNIT" >"$DEST/verify/$unit"
+                SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "$DEST/verify/$unit" >"$DEST/verify/out" 2>&1 ||
+                        fail "systemd-analyze verify $unit: $(cat "$DEST/verify/out")"
+                ! grep -q "$unit" "$DEST/verify/out" || fail "systemd-analyze verify warns: $(cat "$DEST/verify/out")"
+        fi
+done
 TMPF=$DEST$TMPFILESDIR/hostdev.conf
 [ -f "$TMPF" ] || fail "no $TMPFILESDIR/hostdev.conf"
 grep -qE '^d /run/hostdev 0700 root root' "$TMPF" || fail "tmpfiles.d entry does not create /run/hostdev 0700: $(cat "$TMPF")"
