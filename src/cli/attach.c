@@ -208,7 +208,7 @@ int attach_claim_prepare(struct attach_ctx *ctx, const char *op, struct qmp *q, 
                                 goto fail;
                         }
                         it->caps_prepared = true;
-                        r = registry_set_state(ctx->reg, it->claim->key, CLAIM_STATE_PREPARED, reterr);
+                        r = registry_set_claim_state(ctx->reg, ctx->domain, it->claim->key, CLAIM_STATE_PREPARED, reterr);
                         if (r < 0)
                                 goto fail;
                         continue;
@@ -429,7 +429,7 @@ int attach_commit(struct attach_ctx *ctx, char **reterr) {
                         if (r < 0)
                                 return r;
                 }
-                r = registry_set_state(ctx->reg, c->key, CLAIM_STATE_ATTACHED, reterr);
+                r = registry_set_claim_state(ctx->reg, ctx->domain, c->key, CLAIM_STATE_ATTACHED, reterr);
                 if (r < 0)
                         return r;
         }
@@ -659,7 +659,7 @@ static const struct claim *find_domain_claim(struct attach_ctx *ctx, const struc
         _cleanup_free_ char *sel = NULL;
         const struct claim *c;
 
-        if (key && (c = registry_find_by_key(ctx->reg, key)) && streq_ptr(c->domain, ctx->domain))
+        if (key && (c = registry_find_domain_claim(ctx->reg, ctx->domain, key)))
                 return c;
         if (hostdev_def_format_source(def, &sel) < 0)
                 return NULL;
@@ -742,7 +742,7 @@ int verb_detach_device(int argc, char **argv) {
         for (char **k = keys; k && *k; k++) {
                 _cleanup_(claim_freep) struct claim *released = NULL;
                 _cleanup_free_ char *uerr = NULL, *gerr = NULL, *node = NULL;
-                const struct claim *c = registry_find_by_key(ctx.reg, *k);
+                const struct claim *c = registry_find_domain_claim(ctx.reg, ctx.domain, *k);
 
                 if (!c)
                         continue;

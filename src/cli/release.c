@@ -95,10 +95,10 @@ int verb_release(int argc, char **argv) {
                 _cleanup_(claim_freep) struct claim *copy = NULL, *released = NULL;
                 _cleanup_free_ char *e = NULL, *desc = NULL;
 
-                r = registry_set_state(reg, *k, CLAIM_STATE_RELEASING, &e);
+                r = registry_set_claim_state(reg, domain, *k, CLAIM_STATE_RELEASING, &e);
                 if (r == -ENOENT)
                         continue; /* released meanwhile by someone else */
-                cl = registry_find_by_key(reg, *k);
+                cl = registry_find_domain_claim(reg, domain, *k);
                 if (r < 0 || !cl || claim_dup(cl, &copy) < 0) {
                         log_error("releasing %s: %s", *k, e ? e : strerror(r < 0 ? -r : ENOMEM));
                         failed = true;

@@ -708,6 +708,14 @@ static ssize_t find_claim_index(const struct registry *reg, const char *key) {
         return -1;
 }
 
+/* A shareable device has one claim per domain under the same key: the domain's own. */
+static ssize_t find_domain_claim_index(const struct registry *reg, const char *domain, const char *key) {
+        for (size_t i = 0; i < reg->n_claims; i++)
+                if (streq_ptr(reg->claims[i]->key, key) && streq_ptr(reg->claims[i]->domain, domain))
+                        return (ssize_t) i;
+        return -1;
+}
+
 static int recover_journal(struct registry *reg) {
         int r;
         for (size_t i = 0; i < reg->n_journal;) {
@@ -1140,8 +1148,8 @@ int registry_release_claim(struct registry *reg, const char *domain, const char 
         int r = auto_begin(reg, &al, reterr);
         if (r < 0)
                 return r;
-        ssize_t i = find_claim_index(reg, key);
-        if (i < 0 || !streq(reg->claims[i]->domain, domain))
+        ssize_t i = find_domain_claim_index(reg, domain, key);
+        if (i < 0)
                 r = error_set(reterr, -ENOENT, "domain %s holds no claim on %s", domain, key);
         else {
                 out = reg->claims[i];
@@ -1173,6 +1181,30 @@ int registry_set_state(struct registry *reg, const char *key, enum claim_state s
                 reg->dirty = true;
         }
         return auto_end(reg, al, r, reterr);
+}
+
+int registry_set_claim_state(struct registry *reg, const char *domain, const char *key, enum claim_state state,
+                             char **reterr) {
+        bool al;
+        int r;
+        if ((unsigned) state >= _CLAIM_STATE_MAX)
+                return -EINVAL;
+        r = auto_begin(reg, &al, reterr);
+        if (r < 0)
+                return r;
+        ssize_t i = find_domain_claim_index(reg, domain, key);
+        if (i < 0)
+                r = error_set(reterr, -ENOENT, "domain %s holds no claim on %s", domain, key);
+        else if (reg->claims[i]->state != state) {
+                reg->claims[i]->state = state;
+                reg->dirty = true;
+        }
+        return auto_end(reg, al, r, reterr);
+}
+
+const struct claim *registry_find_domain_claim(const struct registry *reg, const char *domain, const char *key) {
+        ssize_t i = find_domain_claim_index(reg, domain, key);
+        return i < 0 ? NULL : reg->claims[i];
 }
 
 int registry_set_location(struct registry *reg, const char *key, const char *node, unsigned bus,

@@ -193,6 +193,11 @@ int registry_release_domain(struct registry *reg, const char *domain, struct cla
 int registry_release_claim(struct registry *reg, const char *domain, const char *key,
                            struct claim **ret, char **reterr);
 int registry_set_state(struct registry *reg, const char *key, enum claim_state state, char **reterr);
+/* The same for the claim of `domain` on key: a shareable device (SCSI with <shareable/>) has one
+ * claim per domain under one key, and registry_set_state/registry_find_by_key take the first. */
+int registry_set_claim_state(struct registry *reg, const char *domain, const char *key, enum claim_state state,
+                             char **reterr);
+const struct claim *registry_find_domain_claim(const struct registry *reg, const char *domain, const char *key);
 /* Update where a USB claim currently is (node/bus/devnum; NULL/0/0 when unplugged) and its
  * QEMU id (NULL keeps the old one). */
 int registry_set_location(struct registry *reg, const char *key, const char *node, unsigned bus,
