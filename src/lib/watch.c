@@ -1047,6 +1047,18 @@ static void reconcile_decide(struct wdomain *d, struct wclaim *cl, bool in_vm, c
                 unsigned vb = cl->rc_bus, va = cl->rc_addr;
                 if ((vb == 0 || va == 0) && cl->rc_hostdevice)
                         (void) parse_hostdevice(cl->rc_hostdevice, &vb, &va);
+                /* the device the VM holds, if it is still there and still the claimed one */
+                for (size_t i = 0; inv && vb && i < inv->n_devs; i++) {
+                        const struct nodedev *x = inv->devs[i];
+                        struct wclaim *other;
+                        if (x->cap != NODEDEV_CAP_USB_DEVICE || x->u.usb.bus != vb || x->u.usb.devnum != va ||
+                            !watch_claim_matches(&cl->c, x))
+                                continue;
+                        other = claim_holding(w, vb, va, NULL);
+                        if (!other || other == cl)
+                                dev = x;
+                        break;
+                }
                 cl->state = CS_PRESENT;
                 if (dev && dev->u.usb.bus == vb && dev->u.usb.devnum == va) {
                         if (cl->c.bus != vb || cl->c.devnum != va || !streq_ptr(cl->c.node, dev->name)) {
