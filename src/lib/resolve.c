@@ -122,6 +122,10 @@ static bool usb_source_matches(const struct usb_source *s, const struct nodedev 
         return true;
 }
 
+bool usb_source_matches_device(const struct usb_source *s, const struct nodedev *dev) {
+        return dev->cap == NODEDEV_CAP_USB_DEVICE && usb_source_matches(s, dev);
+}
+
 static void describe_usb(struct strbuf *sb, const struct nodedev *d, const char *owner) {
         const struct usb_device_info *u = &d->u.usb;
         const char *product = u->product_string ? u->product_string : u->product_name;

@@ -66,6 +66,10 @@ int resolve_file(const struct inventory *inv, const struct registry *reg,
  * and USB3 names of one physical port — u.usb.port / u.usb.peer_port — are the same port). */
 bool usb_identity_matches(const struct usb_identity *id, const struct nodedev *dev);
 
+/* Does dev satisfy the local selectors of s (ids, serial, port path, bus/device; <remote> is not
+ * looked at)? For `unexport`, which looks for the exported device a selector names. */
+bool usb_source_matches_device(const struct usb_source *s, const struct nodedev *dev);
+
 /* The sysfs name of a USB device's port: "1-4.1" (bus-port), or NULL for root hubs. */
 char *usb_port_sysfs_name(const struct nodedev *dev);
 

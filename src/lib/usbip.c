@@ -314,10 +314,33 @@ static int vhci_write(const char *file, const char *s, char **reterr) {
         return 0;
 }
 
+static void sleep_ms(unsigned ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+}
+
+/* Detach and wait (bounded) until the port is free again, so it can be reused at once. */
 static int vhci_detach_port(unsigned port, char **reterr) {
         char buf[16];
+        int r;
         snprintf(buf, sizeof buf, "%u", port);
-        return vhci_write("detach", buf, reterr);
+        r = vhci_write("detach", buf, reterr);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < 100; i++) {
+                _cleanup_free_ struct vhci_port *ports = NULL;
+                size_t n = 0;
+                bool busy = false;
+                if (vhci_read_status(&ports, &n, NULL) < 0)
+                        break;
+                for (size_t k = 0; k < n; k++)
+                        if (ports[k].port == port && ports[k].status != VHCI_ST_NULL)
+                                busy = true;
+                if (!busy)
+                        return 0;
+                sleep_ms(50);
+        }
+        return 0;
 }
 
 /* ---- import records ----------------------------------------------------------------------- */
@@ -642,11 +665,6 @@ static int usbip_request_import(const char *host, unsigned port, const char *bus
                                  port, busid, ret_dev->busid);
         *ret_fd = TAKE_FD(fd);
         return 0;
-}
-
-static void sleep_ms(unsigned ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
-        nanosleep(&ts, NULL);
 }
 
 #define IMPORT_SETTLE_MS 30000
