@@ -26,6 +26,22 @@ wait_for() { # wait_for SECONDS CMD...
         while ! "$@"; do t=$((t - 1)); [ $t -gt 0 ] || return 1; sleep 0.1; done
 }
 
+# Leave the guest as we found it for the scenarios that follow, even when we fail half-way.
+restore() {
+        local a rc=$?
+        set +e
+        [ -n "${holder:-}" ] && kill "$holder" 2>/dev/null
+        for a in "$VM_NIC_FREE" "$VM_NIC_BR1" "$VM_NIC_BR2"; do
+                [ "$(drv "$a")" = e1000 ] && continue
+                "$H" nodedev-reattach "$a" >/dev/null 2>&1 && [ "$(drv "$a")" = e1000 ] && continue
+                echo >"/sys/bus/pci/devices/$a/driver_override"
+                [ -e "/sys/bus/pci/devices/$a/driver" ] && echo "$a" >"/sys/bus/pci/devices/$a/driver/unbind"
+                echo "$a" >/sys/bus/pci/drivers_probe
+        done
+        return $rc
+}
+trap restore EXIT
+
 # ---- prerequisites: fail loudly ------------------------------------------------------------
 for a in "$VM_NIC_OWN" "$VM_NIC_FREE" "$VM_BRIDGE" "$VM_NIC_BR1" "$VM_NIC_BR2" "$VM_HOSTDISK_PCI"; do
         [ -e "/sys/bus/pci/devices/$a" ] || fail "PCI device $a missing in the guest"
@@ -72,9 +88,11 @@ sleep 300 9<>"/dev/vfio/$g" &
 holder=$!
 sleep 0.5
 run "$H" nodedev-reattach "$(node "$VM_NIC_FREE")"
+hpid=$holder
 kill "$holder"; wait "$holder" 2>/dev/null || true
+holder=
 want_rc 1
-want_err "in use through vfio by process $holder \(sleep\)"
+want_err "in use through vfio by process $hpid \(sleep\)"
 [ "$(drv "$VM_NIC_FREE")" = vfio-pci ] || fail "a refused reattach moved the device"
 
 step "reattach $VM_NIC_FREE"
