@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Resolution (resolve.h): each <hostdev> selects exactly one host device, or says why not. */
 #include "resolve.h"
+#include "usbip.h"
 
 #include <sys/stat.h>
 
@@ -147,11 +148,8 @@ static int resolve_usb(const struct inventory *inv, const struct registry *reg, 
         size_t n = 0, n_exp = 0;
         _cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 
-        if (s->remote_host) {
-                /* resolved on the exporting host */
-                *ret_dev = NULL;
-                return 0;
-        }
+        /* <remote>: the devices imported here from that host over USB/IP (usbip.c; `run` and
+         * `attach-device` import them first); they are never selected by a local selector */
         cands = calloc(inv->n_devs + 1, sizeof(*cands));
         exported = calloc(inv->n_devs + 1, sizeof(*exported));
         if (!cands || !exported)
@@ -160,7 +158,8 @@ static int resolve_usb(const struct inventory *inv, const struct registry *reg, 
                 const struct nodedev *d = inv->devs[i];
                 if (d->cap != NODEDEV_CAP_USB_DEVICE || !d->u.usb.port) /* root hubs are not for guests */
                         continue;
-                if (!usb_source_matches(s, d))
+                bool imported = streq_ptr(d->u.usb.hcd_driver, "vhci_hcd") && usbip_device_is_import(d, NULL, 0);
+                if (s->remote_host ? !imported || !usbip_import_matches(s, d) : imported || !usb_source_matches(s, d))
                         continue;
                 if (d->u.usb.usbip_exported)
                         exported[n_exp++] = d;
@@ -179,6 +178,10 @@ static int resolve_usb(const struct inventory *inv, const struct registry *reg, 
         if (n == 0) {
                 res->status = RESOLVE_MISSING;
                 strbuf_appendf(&sb, "no USB device matches %s", res->selector);
+                if (s->remote_host)
+                        strbuf_appendf(&sb, "\n  no device imported from %s port %u over USB/IP matches "
+                                            "('hostdev run' and 'attach-device' import it)",
+                                       s->remote_host, s->remote_port);
                 for (size_t i = 0; i < n_exp; i++) {
                         strbuf_append(&sb, "\n  not usable: ");
                         describe_usb(&sb, exported[i], owner_of(reg, exported[i]));

@@ -446,6 +446,32 @@ bool usbip_device_is_import(const struct nodedev *dev, const char *host, unsigne
         return ok;
 }
 
+bool usbip_import_matches(const struct usb_source *s, const struct nodedev *dev) {
+        const struct usb_device_info *u = &dev->u.usb;
+        struct usbip_import im;
+        bool ok = true;
+
+        if (!s->remote_host || dev->cap != NODEDEV_CAP_USB_DEVICE || !streq_ptr(u->hcd_driver, "vhci_hcd"))
+                return false;
+        if ((s->has_vendor && u->vendor_id != s->vendor) || (s->has_product && u->product_id != s->product) ||
+            (s->serial && !streq_ptr(u->serial, s->serial)))
+                return false;
+        _cleanup_free_ char *name = dev_sysname(dev);
+        if (!name || usbip_import_find_local(name, &im) < 0)
+                return false;
+        if (!streq(im.host, s->remote_host) || im.tcp_port != (s->remote_port ? s->remote_port : USBIP_DEFAULT_PORT))
+                ok = false;
+        if (ok && s->has_bus && s->port) {
+                _cleanup_free_ char *want = strdup_printf("%u-%s", s->bus, s->port);
+                ok = want && streq(want, im.busid);
+        } else if (ok && s->has_bus) {
+                unsigned b;
+                ok = sscanf(im.busid, "%u-", &b) == 1 && b == s->bus;
+        }
+        usbip_import_done(&im);
+        return ok;
+}
+
 /* ---- dongle host -------------------------------------------------------------------------- */
 static int usb_drv_write(const char *driver, const char *file, const char *s, char **reterr) {
         _cleanup_free_ char *path = driver ? path_join(sysfs_root(), "bus/usb/drivers", driver, file, NULL)

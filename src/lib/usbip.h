@@ -131,6 +131,11 @@ int usbip_import_find_local(const char *local_busid, struct usbip_import *ret);
 /* Is dev a hostdev import from host:tcp_port (any host when host is NULL)? */
 bool usbip_device_is_import(const struct nodedev *dev, const char *host, unsigned tcp_port);
 
+/* Does the local device dev stand for what the remote <source> s selects: an import from
+ * s->remote_host:s->remote_port whose ids and serial (read here) match, and whose bus id on the
+ * dongle host is the port path of s (when s gives one)? */
+bool usbip_import_matches(const struct usb_source *s, const struct nodedev *dev);
+
 /* ---- dongle host ---------------------------------------------------------------------------- */
 /* Bind dev to usbip-host (no-op when it already is). */
 int usbip_export_device(const struct nodedev *dev, char **reterr);
