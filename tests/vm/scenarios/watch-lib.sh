@@ -45,14 +45,14 @@ class QMP:
         self.s.settimeout(30)
         cred = self.s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         self.pid = struct.unpack("3i", cred)[0]
-        self.f = self.s.makefile("rw")
+        self.f, self.wf = self.s.makefile("r"), self.s.makefile("w")
         json.loads(self.f.readline())
         self.call("qmp_capabilities")
     def call(self, c, a=None):
         m = {"execute": c}
         if a is not None:
             m["arguments"] = a
-        self.f.write(json.dumps(m) + "\n"); self.f.flush()
+        self.wf.write(json.dumps(m) + "\n"); self.wf.flush()
         while True:
             r = json.loads(self.f.readline())
             if "return" in r:
