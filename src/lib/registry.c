@@ -11,6 +11,7 @@
 #include "error.h"
 #include "json-util.h"
 #include "resolve.h"
+#include "usbip.h"
 
 #define REGISTRY_VERSION 1
 #define REGISTRY_MAX_SIZE (64u * 1024u * 1024u)
@@ -1434,7 +1435,7 @@ const struct journal_entry *registry_journal_at(const struct registry *reg, size
 /* ---- give back ---------------------------------------------------------------------------- */
 int registry_giveback(const struct claim *c, char **reterr) {
         if (c->type == HOSTDEV_TYPE_USB)
-                return 0;
+                return usbip_release_claim(c, reterr); /* usbip.c: an import goes back (vhci detach) */
         if (hostdev_type_is_caps(c->type))
                 return caps_giveback(c, reterr); /* caps.c: interface back, node removed */
         if (!hostdev_giveback_claim)

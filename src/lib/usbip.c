@@ -421,6 +421,10 @@ int usbip_import_find_local(const char *local_busid, struct usbip_import *ret) {
                 r = record_read(ports[i].port, &im);
                 if (r < 0)
                         return r == -ENOMEM ? r : -ENOENT;
+                if (!streq_ptr(im.local_busid, local_busid)) {
+                        usbip_import_done(&im); /* a stale record: the port was reused */
+                        return -ENOENT;
+                }
                 *ret = im;
                 return 0;
         }
@@ -996,7 +1000,18 @@ int usbip_import_file(const struct hostdev_file *f, char **reterr) {
 }
 
 int usbip_release_claim(const struct claim *c, char **reterr) {
+        struct usbip_import im;
+        int r;
+
         if (c->type != HOSTDEV_TYPE_USB || !c->usb.port)
                 return 0;
-        return usbip_detach_local(c->usb.port, reterr);
+        /* only an import of ours is given back; anything else (no vhci_hcd here, a local device,
+         * an import already gone) has nothing to undo */
+        if (usbip_import_find_local(c->usb.port, &im) < 0)
+                return 0;
+        r = vhci_detach_port(im.vhci_port, reterr);
+        if (r >= 0)
+                record_remove(im.vhci_port);
+        usbip_import_done(&im);
+        return r;
 }
