@@ -562,6 +562,10 @@ static void on_caps(struct wdomain *d, const char *qdev_id, const struct qmp_msg
         d->last_error = NULL;
         d->need_connect = false;
         wlog(d->w, WATCH_LOG_DEBUG, "%s: connected to %s", d->name, d->qmp_path);
+        /* work that waited for the connection first, then the full comparison */
+        for (size_t i = 0; i < d->w->n_claims && d->fd >= 0; i++)
+                if (streq_ptr(d->w->claims[i]->c.domain, d->name))
+                        claim_work(d, d->w->claims[i]);
         domain_reconcile(d);
 }
 
@@ -768,7 +772,7 @@ static void claim_work(struct wdomain *d, struct wclaim *cl) {
                 }
                 break;
         case CS_PRESENT:
-                if (cl->queued.set)
+                if (cl->queued.set || cl->c.bus == 0) /* replaced, or gone from the host */
                         send_del(d, cl);
                 break;
         default:
@@ -812,10 +816,12 @@ static void device_removed(struct watch *w, struct wclaim *cl) {
                      cl->c.qdev_id);
                 send_del(d, cl);
         } else if (cl->state == CS_PRESENT || cl->state == CS_UNKNOWN) {
-                wlog(w, WATCH_LOG_INFO, "unplugged %s of %s", strna(desc), d->name);
-                cl->state = CS_UNKNOWN;
+                /* not connected right now (idle): device_del as soon as we are */
+                wlog(w, WATCH_LOG_INFO, "unplugged %s from %s (device_del %s when connected)", strna(desc),
+                     d->name, cl->c.qdev_id);
                 d->need_connect = true;
-                d->reconcile_wanted = true;
+                if (cl->state == CS_UNKNOWN)
+                        d->reconcile_wanted = true;
         }
         registry_note(w, cl, false);
 }

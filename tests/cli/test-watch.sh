@@ -103,6 +103,17 @@ for _ in $(seq 50); do
 done
 expect_match '"attached"' "$OUT" "status after the replug"
 
+# again after a pause (the daemon has closed its idle QMP connection by then): a quick
+# replug, remove and add back to back
+sleep 1.2
+: >"$T/qemu.log"
+ev remove 1-2 9
+echo 12 >"$T/sys$USB1/1-2/devnum"
+ev add 1-2 12
+wait_log "$T/qemu.log" '^device_add .*"hostaddr": 12.*"id": "hostdev0"'
+[ "$(head -1 "$T/qemu.log")" = "device_del hostdev0" ] || fail "not device_del first: $(cat "$T/qemu.log")"
+[ "$(wc -l <"$T/qemu.log")" = 2 ] || fail "more than one del+add: $(cat "$T/qemu.log")"
+
 # an unclaimed dongle (DONGLE-A) coming and going: nothing happens
 : >"$T/qemu.log"
 ev remove 1-1 2
