@@ -21,6 +21,13 @@ struct scan {
         /* the directory last read from, kept open for openat() (valid while dfd_path != NULL) */
         int dfd;
         char *dfd_path;
+        /* the last hwdb answers (big trees repeat a few ids thousands of times; freed by the
+         * scan's teardown in inventory.c) */
+        struct {
+                char key[64];
+                char *vendor, *model;
+        } hwdb_cache[8];
+        unsigned hwdb_cache_next;
 };
 /* Close the cached directory fd (scan teardown; callers that build a scan by hand call it). */
 void scan_close_dir(struct scan *s);

@@ -116,8 +116,40 @@ static int read_attr_at(int dfd, const char *path, const char *name, char **ret)
                                           : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         _cleanup_free_ char *buf = NULL;
         size_t len = 0, cap = 0;
+        char small[4097];
         if (fd < 0)
                 return -errno;
+        /* Nearly every attribute fits one page: read it on the stack and keep only its length
+         * (a 4 KiB heap buffer per kept value cost a page fault each on big trees). */
+        for (;;) {
+                ssize_t n = read(fd, small, sizeof(small) - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if ((size_t) n < sizeof(small) - 1) {
+                        small[n] = 0;
+                        char *nl = strchr(small, '\n');
+                        if (nl)
+                                *nl = 0;
+                        size_t l = strlen(small);
+                        while (l > 0 && isspace((unsigned char) small[l - 1]))
+                                small[--l] = 0;
+                        char *v = strndup(small, l);
+                        if (!v)
+                                return -ENOMEM;
+                        *ret = v;
+                        return 0;
+                }
+                buf = malloc(2 * 4097);
+                if (!buf)
+                        return -ENOMEM;
+                memcpy(buf, small, (size_t) n);
+                len = (size_t) n;
+                cap = 2 * 4097;
+                break;
+        }
         for (;;) {
                 if (cap - len < 4097) {
                         if (cap >= 64 * 1024)
@@ -335,10 +367,8 @@ int attr_link_resolve(struct scan *s, const char *dir, const char *link, char **
         return link_resolve_at(s, scan_dir_fd(s, dir), dir, link, ret);
 }
 
-void hwdb_names(struct scan *s, const char *key, char **ret_vendor, char **ret_model) {
+static void hwdb_lookup(struct scan *s, const char *key, char **ret_vendor, char **ret_model) {
         struct udev_list_entry *e;
-        if (!s || !s->hwdb)
-                return;
         udev_list_entry_foreach(e, udev_hwdb_get_properties_list_entry(s->hwdb, key, 0)) {
                 const char *n = udev_list_entry_get_name(e);
                 const char *v = udev_list_entry_get_value(e);
@@ -349,6 +379,42 @@ void hwdb_names(struct scan *s, const char *key, char **ret_vendor, char **ret_m
                 else if (ret_model && !*ret_model && streq(n, "ID_MODEL_FROM_DATABASE"))
                         *ret_model = strdup(v);
         }
+}
+
+static void hwdb_cache_clear(struct scan *s) {
+        for (size_t i = 0; i < ELEMENTSOF(s->hwdb_cache); i++) {
+                s->hwdb_cache[i].key[0] = 0;
+                free(s->hwdb_cache[i].vendor);
+                free(s->hwdb_cache[i].model);
+                s->hwdb_cache[i].vendor = s->hwdb_cache[i].model = NULL;
+        }
+}
+
+void hwdb_names(struct scan *s, const char *key, char **ret_vendor, char **ret_model) {
+        if (!s || !s->hwdb)
+                return;
+        if (strlen(key) >= sizeof(s->hwdb_cache[0].key)) {
+                hwdb_lookup(s, key, ret_vendor, ret_model);
+                return;
+        }
+        size_t i;
+        for (i = 0; i < ELEMENTSOF(s->hwdb_cache); i++)
+                if (streq(s->hwdb_cache[i].key, key))
+                        break;
+        if (i == ELEMENTSOF(s->hwdb_cache)) {
+                char *v = NULL, *m = NULL;
+                hwdb_lookup(s, key, &v, &m);
+                i = s->hwdb_cache_next++ % ELEMENTSOF(s->hwdb_cache);
+                free(s->hwdb_cache[i].vendor);
+                free(s->hwdb_cache[i].model);
+                s->hwdb_cache[i].vendor = v;
+                s->hwdb_cache[i].model = m;
+                strcpy(s->hwdb_cache[i].key, key);
+        }
+        if (ret_vendor && !*ret_vendor && s->hwdb_cache[i].vendor)
+                *ret_vendor = strdup(s->hwdb_cache[i].vendor);
+        if (ret_model && !*ret_model && s->hwdb_cache[i].model)
+                *ret_model = strdup(s->hwdb_cache[i].model);
 }
 
 /* ---- nodedev lifetime -------------------------------------------------------------------- */
@@ -718,6 +784,7 @@ static int cmp_path(const void *a, const void *b) {
 
 static void scan_done(struct scan *s) {
         scan_close_dir(s);
+        hwdb_cache_clear(s);
         free(s->root);
         if (s->hwdb)
                 udev_hwdb_unref(s->hwdb);
