@@ -175,9 +175,12 @@ int attach_claim_prepare(struct attach_ctx *ctx, const char *op, struct qmp *q, 
                 struct attach_item *it = &ctx->items[ctx->n_items];
                 const struct hostdev_def *def = ctx->f->defs[i];
                 const struct nodedev *dev = ctx->devs[i];
+                /* capabilities storage/misc: a node the inventory does not list resolves with
+                 * no device (resolve checked that it exists) */
                 bool needs_dev = def->type != HOSTDEV_TYPE_SCSI_HOST && def->type != HOSTDEV_TYPE_MDEV &&
                                  !(def->type == HOSTDEV_TYPE_SCSI &&
-                                   def->source.scsi.protocol == SCSI_PROTOCOL_ISCSI);
+                                   def->source.scsi.protocol == SCSI_PROTOCOL_ISCSI) &&
+                                 !(ctx->caps_allowed && hostdev_type_is_caps(def->type));
                 const struct claim *existing;
 
                 if (needs_dev && !dev)

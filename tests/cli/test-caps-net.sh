@@ -136,4 +136,28 @@ in_ns "$C" veth-c && fail "veth-c left in the container after a failed route"
 expect_exit 0 hh status --json
 expect_nomatch "veth-c" "$OUT" "status after a rolled-back attach"
 
+# ---- misc/storage through the CLI too: nodes from a fixture dev root into a container root
+mkdir -p "$T/dev/input" "$T/ctr"
+mknod "$T/dev/input/event3" c 13 67
+mknod "$T/dev/sdf1" b 8 81
+cat >"$T/nodes.xml" <<'X'
+<devices>
+  <hostdev mode='capabilities' type='misc'><source><char>/dev/input/event3</char></source></hostdev>
+  <hostdev mode='capabilities' type='storage'><source><block>/dev/sdf1</block></source></hostdev>
+</devices>
+X
+export HOSTDEV_DEV_ROOT=$T/dev HOSTDEV_SYSFS_ROOT=${HOSTDEV_TEST_DATA:?}/sys/mini
+expect_exit 2 hd attach-device ctr3 "$T/nodes.xml"
+expect_match "needs --root DIR" "$ERR"
+expect_exit 0 hd attach-device ctr3 "$T/nodes.xml" --root "$T/ctr"
+[ "$(stat -c '%F %t:%T' "$T/ctr/dev/input/event3")" = "character special file d:43" ] ||
+        fail "misc node wrong: $(stat -c '%F %t:%T' "$T/ctr/dev/input/event3")"
+[ "$(stat -c '%F %t:%T' "$T/ctr/dev/sdf1")" = "block special file 8:51" ] ||
+        fail "storage node wrong: $(stat -c '%F %t:%T' "$T/ctr/dev/sdf1")"
+expect_exit 1 hd attach-device ctr4 "$T/nodes.xml" --root "$T/ctr"
+expect_match "in use by domain ctr3" "$ERR"
+expect_exit 0 hd release ctr3
+[ ! -e "$T/ctr/dev/input/event3" ] && [ ! -e "$T/ctr/dev/sdf1" ] || fail "nodes left in the container root after release"
+[ -c "$T/dev/input/event3" ] || fail "the host node was touched"
+
 echo "test-caps-net: ok"
