@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "error.h"
+#include "hostdev-xml.h"
 #include "registry.h"
 #include "util.h"
 
@@ -501,6 +502,9 @@ int usbip_export_device(const struct nodedev *dev, char **reterr) {
         if (dev->cap != NODEDEV_CAP_USB_DEVICE || dev->u.usb.is_hub || !usbip_busid_valid(busid))
                 return error_set(reterr, -EINVAL, "%s cannot be exported over USB/IP (not a USB device or a hub)",
                                  dev->name);
+        if (streq_ptr(dev->u.usb.hcd_driver, "vhci_hcd"))
+                return error_set(reterr, -EINVAL, "%s is itself imported over USB/IP (vhci_hcd): not exported again",
+                                 dev->name);
         if (streq_ptr(dev->driver, "usbip-host"))
                 return 0;
         if (!(add = strdup_printf("add %s", busid)))
@@ -512,6 +516,18 @@ int usbip_export_device(const struct nodedev *dev, char **reterr) {
                 r = usb_drv_write(dev->driver, "unbind", busid, reterr);
                 if (r < 0)
                         return r;
+        }
+        r = usb_drv_write("usbip-host", "bind", busid, NULL);
+        if (r >= 0)
+                return 0;
+        if (r != -EBUSY && r != -ENODEV)
+                return usb_drv_write("usbip-host", "bind", busid, reterr); /* again, for the message */
+        /* a freshly plugged device: the kernel's own probe may have bound it meanwhile */
+        _cleanup_free_ char *link = path_join(dev->sysfs_path, "driver", NULL), *drv = NULL;
+        if (link && readlink_basename(link, &drv) >= 0) {
+                if (streq(drv, "usbip-host"))
+                        return 0;
+                (void) usb_drv_write(drv, "unbind", busid, NULL);
         }
         return usb_drv_write("usbip-host", "bind", busid, reterr);
 }
@@ -1014,4 +1030,111 @@ int usbip_release_claim(const struct claim *c, char **reterr) {
                 record_remove(im.vhci_port);
         usbip_import_done(&im);
         return r;
+}
+
+/* ---- recovery ------------------------------------------------------------------------------ */
+int usbip_reexport_device(const struct registry *reg, const struct nodedev *dev, char **reterr) {
+        const struct claim *c;
+        int r;
+
+        if (!reg || dev->cap != NODEDEV_CAP_USB_DEVICE || dev->u.usb.is_hub || dev->u.usb.usbip_exported ||
+            !dev->u.usb.port || streq_ptr(dev->u.usb.hcd_driver, "vhci_hcd"))
+                return 0;
+        c = registry_claim_for_device(reg, dev);
+        if (!c || !streq_ptr(c->domain, USBIP_EXPORT_DOMAIN))
+                return 0;
+        r = usbip_export_device(dev, reterr);
+        return r < 0 ? r : 1;
+}
+
+bool usbip_claim_is_remote(const struct claim *c) {
+        return c && c->type == HOSTDEV_TYPE_USB && c->selector_xml && strstr(c->selector_xml, "<remote ");
+}
+
+struct backoff {
+        char *key;
+        uint64_t next_usec;
+        unsigned delay_ms;
+};
+static struct backoff backoffs[64];
+
+static struct backoff *backoff_for(const char *key) {
+        struct backoff *free_slot = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(backoffs); i++) {
+                if (backoffs[i].key && streq(backoffs[i].key, key))
+                        return &backoffs[i];
+                if (!backoffs[i].key && !free_slot)
+                        free_slot = &backoffs[i];
+        }
+        if (!free_slot) {
+                free_slot = &backoffs[0]; /* more than 64 remote claims: recycle */
+                free(free_slot->key);
+                *free_slot = (struct backoff){ 0 };
+        }
+        free_slot->key = strdup(key);
+        return free_slot->key ? free_slot : NULL;
+}
+
+static int source_of_claim(const struct claim *c, struct hostdev_file **ret) {
+        _cleanup_free_ char *xml = strdup_printf("<hostdev mode='subsystem' type='usb'>%s</hostdev>", c->selector_xml);
+        if (!xml)
+                return -ENOMEM;
+        return hostdev_file_parse_buffer(xml, strlen(xml), "claim", ret, NULL);
+}
+
+int usbip_reimport_claims(const struct registry *reg, const char *domain,
+                          void (*log)(void *userdata, bool error, const char *line), void *userdata) {
+        int n = 0;
+
+        if (!reg)
+                return 0;
+        for (size_t i = 0; i < registry_n_claims(reg); i++) {
+                const struct claim *c = registry_claim_at(reg, i);
+                struct hostdev_file *f = NULL;
+                struct backoff *b;
+                char *err = NULL;
+                uint64_t now;
+                int r;
+
+                if (!usbip_claim_is_remote(c) || (domain && !streq_ptr(c->domain, domain)) ||
+                    streq_ptr(c->domain, USBIP_EXPORT_DOMAIN) || !registry_domain_alive(reg, c->domain))
+                        continue;
+                if (!(b = backoff_for(c->key)))
+                        return -ENOMEM;
+                now = now_usec();
+                if (now < b->next_usec)
+                        continue;
+                if (source_of_claim(c, &f) < 0 || f->n_defs != 1 || f->defs[0]->type != HOSTDEV_TYPE_USB) {
+                        hostdev_file_free(f);
+                        continue;
+                }
+                r = usbip_import_source(&f->defs[0]->source.usb, &err);
+                if (r >= 0) {
+                        if (r > 0 && log) {
+                                _cleanup_free_ char *line = strdup_printf("re-imported %s for %s from %s over USB/IP",
+                                                                          c->key, c->domain,
+                                                                          f->defs[0]->source.usb.remote_host);
+                                if (line)
+                                        log(userdata, false, line);
+                        }
+                        n += r;
+                        b->delay_ms = 0;
+                        b->next_usec = 0;
+                } else {
+                        b->delay_ms = b->delay_ms ? b->delay_ms * 2 : 1000;
+                        if (b->delay_ms > 30000)
+                                b->delay_ms = 30000;
+                        b->next_usec = now_usec() + (uint64_t) b->delay_ms * 1000;
+                        if (log) {
+                                _cleanup_free_ char *line = strdup_printf(
+                                        "cannot import %s for %s yet (next try in %u s): %s", c->key, c->domain,
+                                        b->delay_ms / 1000, err ? err : strerror(-r));
+                                if (line)
+                                        log(userdata, true, line);
+                        }
+                }
+                free(err);
+                hostdev_file_free(f);
+        }
+        return n;
 }

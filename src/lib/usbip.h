@@ -159,3 +159,21 @@ int usbip_import_file(const struct hostdev_file *f, char **reterr);
  * sysfs name) is a hostdev import, detach it. */
 struct claim;
 int usbip_release_claim(const struct claim *c, char **reterr);
+
+/* ---- recovery (the watch loop, also inside `hostdev run`) ----------------------------------- */
+/* The registry domain that holds exported devices on a dongle host. */
+#define USBIP_EXPORT_DOMAIN "export"
+struct registry;
+/* Dongle host: dev just appeared (replug, any port). If a claim of USBIP_EXPORT_DOMAIN covers it
+ * (same identity) and it is not bound to usbip-host, export it again. 1 when done, 0 when not
+ * ours, negative errno with a message. Devices on vhci_hcd (imports) are never exported. */
+int usbip_reexport_device(const struct registry *reg, const struct nodedev *dev, char **reterr);
+/* VM host: for each USB claim with <remote> in its selector (of `domain`, or all when NULL)
+ * whose import is gone (dongle replugged on the dongle host, its USB/IP side restarted, a
+ * network outage), import it again; bounded backoff per claim (1 s doubling up to 30 s).
+ * Each attempt that changes something or fails is reported through log (error: a failure).
+ * Returns the number of devices imported again. */
+int usbip_reimport_claims(const struct registry *reg, const char *domain,
+                          void (*log)(void *userdata, bool error, const char *line), void *userdata);
+/* Does a claim's normalised selector name a remote host (<remote host=.../>)? */
+bool usbip_claim_is_remote(const struct claim *c);

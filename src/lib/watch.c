@@ -28,6 +28,7 @@
 #include "json-util.h"
 #include "qmp.h"
 #include "registry.h"
+#include "usbip.h"
 #include "uevent.h"
 #include "util.h"
 
@@ -205,6 +206,8 @@ bool watch_claim_matches(const struct watch_claim *c, const struct nodedev *dev)
         u = &dev->u.usb;
         if (u->is_hub || u->usbip_exported)
                 return false;
+        if (c->remote && !streq_ptr(u->hcd_driver, "vhci_hcd"))
+                return false; /* a <remote> claim: the local dongle with that serial is not it */
         if ((c->vendor || c->product) && (u->vendor_id != c->vendor || u->product_id != c->product))
                 return false;
         if (c->port) {
@@ -917,6 +920,17 @@ static void handle_uevent(struct watch *w, const struct usb_uevent *ev) {
         }
         if (dev->cap != NODEDEV_CAP_USB_DEVICE)
                 return;
+        /* dongle host: an exported dongle that came back (any port) goes to usbip-host again */
+        r = usbip_reexport_device(w->reg, dev, &err);
+        if (r != 0) {
+                if (r > 0)
+                        wlog(w, WATCH_LOG_INFO, "exported %s (%04x:%04x serial %s) over USB/IP again", strna(dev->name),
+                             dev->u.usb.vendor_id, dev->u.usb.product_id, strna(dev->u.usb.serial));
+                else
+                        wlog(w, WATCH_LOG_WARNING, "cannot export %s again: %s", strna(dev->name),
+                             err ? err : strerror(-r));
+                return;
+        }
         bool ambiguous;
         struct wclaim *cl = claim_for_device(w, dev, &ambiguous);
         if (!cl) {
@@ -1328,6 +1342,7 @@ static int claim_from_registry(const struct claim *c, struct watch_claim *ret) {
                 .bus = c->usb.bus,
                 .devnum = c->usb.devnum,
                 .node = (char *) c->node,
+                .remote = usbip_claim_is_remote(c),
         };
         return watch_claim_copy(&wc, ret);
 }
@@ -1458,6 +1473,10 @@ static bool domain_busy(struct watch *w, struct wdomain *d) {
         return false;
 }
 
+static void usbip_log(void *userdata, bool error, const char *line) {
+        wlog(userdata, error ? WATCH_LOG_WARNING : WATCH_LOG_INFO, "%s", line);
+}
+
 static void run_timers(struct watch *w) {
         uint64_t now = now_usec();
 
@@ -1471,6 +1490,8 @@ static void run_timers(struct watch *w) {
                 }
                 for (size_t i = 0; i < w->n_domains; i++)
                         w->domains[i]->reconcile_wanted = true;
+                /* VM host: imports of <remote> claims that went away are made again (usbip.c) */
+                (void) usbip_reimport_claims(w->reg, w->o.domain, usbip_log, w);
                 w->next_reconcile = now + (uint64_t) ms * USEC_PER_MSEC;
         }
         for (size_t i = 0; i < w->n_domains; i++) {

@@ -93,6 +93,7 @@ struct watch_claim {
         /* current host device, 0/NULL while unplugged */
         unsigned bus, devnum;
         char *node;         /* "usb_1_4_1" */
+        bool remote;        /* selected with <remote>: only its USB/IP import (vhci_hcd) matches */
 };
 
 /* Add/replace (by domain + qdev_id) a claim by hand (options.no_registry, tests, bench). */
