@@ -83,8 +83,9 @@ def main():
         cfg += b'\0' * (0x2c - len(cfg)) + struct.pack('<HH', ven, 0) + b'\0' * 16
         with open(d + '/config', 'wb') as f:
             f.write(cfg)
-        w(d + '/uevent', 'DRIVER=%s\nPCI_CLASS=%X\nPCI_ID=%04X:%04X\nPCI_SLOT_NAME=%s\n'
-          % (drv, cls, ven, dev, addr))
+        w(d + '/uevent', 'DRIVER=%s\nPCI_CLASS=%X\nPCI_ID=%04X:%04X\nPCI_SUBSYS_ID=%04X:0000\n'
+          'PCI_SLOT_NAME=%s\nMODALIAS=pci:v%08Xd%08Xsv%08Xsd00000000bc%02Xsc%02Xi%02X\n'
+          % (drv, cls, ven, dev, ven, addr, ven, dev, ven, cls >> 16, (cls >> 8) & 0xff, cls & 0xff))
         ln(os.path.join(S, 'bus/pci'), d + '/subsystem')
         ln(d, os.path.join(S, 'bus/pci/devices', addr))
         g = os.path.join(S, 'kernel/iommu_groups', str(group))

@@ -129,7 +129,7 @@ printf '%-58s %10s %10s %7s\n' "list --json (${N_FULL[$k1]} devices) vs lspci (i
 
 n_usb=$(count "$f1" usb_devices)
 t_usb=$(median_of "HOSTDEV_SYSFS_ROOT=$f1/sys" "$HD" list --cap usb_device --json)
-if command -v lsusb >/dev/null; then
+if command -v lsusb >/dev/null && lsusb >/dev/null 2>&1 && [ "$(lsusb | wc -l)" -gt 0 ]; then
         n_real=$(lsusb | wc -l)
         t_lsusb=$(median_of - lsusb)
         printf '%-58s %10s %10s %7s\n' "list --cap usb_device: us/device ($n_usb, tree)" \
@@ -138,8 +138,10 @@ if command -v lsusb >/dev/null; then
         echo "  (peer: lsusb on this machine's real /sys, $n_real devices: lsusb has no sysfs-root"
         echo "   option, so it cannot read the tree; a per-device reference, not the same input)"
 else
-        printf '%-58s %10s %10s %7s\n' "list --cap usb_device ($n_usb devices)" "$t_usb" "-" "-"
-        echo "  (usbutils not installed: no lsusb reference)"
+        printf '%-58s %10s %10s %7s\n' "list --cap usb_device: us/device ($n_usb, tree)" \
+                "$(us_per "$t_usb" "$n_usb")" "-" "-"
+        echo "  (no lsusb reference: usbutils missing, or lsusb finds no USB bus on this machine;"
+        echo "   lsusb has no sysfs-root option, so it cannot read the tree)"
 fi
 
 t_ser=$(median_of "HOSTDEV_SYSFS_ROOT=$f1/sys" "$HD" resolve "$f1/dongles.xml" --json)

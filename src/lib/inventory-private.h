@@ -39,6 +39,8 @@ const char *scan_rel(const struct scan *s, const char *path);
 /* Attribute readers. A missing attribute returns -ENOENT and warns only if `required`; any
  * other failure (unreadable, garbage) always warns. ret untouched on failure. */
 int attr_string(struct scan *s, const char *dir, const char *attr, bool required, char **ret);
+/* The whole attribute, every line (e.g. uevent); -ENOENT silent. ret untouched on failure. */
+int attr_read_lines(struct scan *s, const char *dir, const char *attr, char **ret);
 int attr_uint(struct scan *s, const char *dir, const char *attr, unsigned base, bool required,
               unsigned *ret);
 int attr_int(struct scan *s, const char *dir, const char *attr, bool required, int *ret);

@@ -111,7 +111,8 @@ static int scan_dir_fd(struct scan *s, const char *dir) {
 }
 
 /* One attribute: a single read() for sysfs' one-page values, more for longer files. */
-static int read_attr_at(int dfd, const char *path, const char *name, char **ret) {
+/* `whole`: keep every line (uevent); else the first line, trailing blanks dropped. */
+static int read_attr_at(int dfd, const char *path, const char *name, bool whole, char **ret) {
         _cleanup_close_ int fd = dfd >= 0 ? openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY)
                                           : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         _cleanup_free_ char *buf = NULL;
@@ -130,7 +131,7 @@ static int read_attr_at(int dfd, const char *path, const char *name, char **ret)
                 }
                 if ((size_t) n < sizeof(small) - 1) {
                         small[n] = 0;
-                        char *nl = strchr(small, '\n');
+                        char *nl = whole ? NULL : strchr(small, '\n');
                         if (nl)
                                 *nl = 0;
                         size_t l = strlen(small);
@@ -171,7 +172,7 @@ static int read_attr_at(int dfd, const char *path, const char *name, char **ret)
                         break;
         }
         buf[len] = 0;
-        char *nl = strchr(buf, '\n');
+        char *nl = whole ? NULL : strchr(buf, '\n');
         if (nl)
                 *nl = 0;
         size_t l = strlen(buf);
@@ -187,7 +188,7 @@ int attr_string(struct scan *s, const char *dir, const char *attr, bool required
         int r;
         if (!p)
                 return -ENOMEM;
-        r = read_attr_at(scan_dir_fd(s, dir), p, attr, &v);
+        r = read_attr_at(scan_dir_fd(s, dir), p, attr, false, &v);
         if (r < 0) {
                 if (r != -ENOENT || required)
                         scan_warn(s, "%s: cannot read: %s", scan_rel(s, p), strerror(-r));
@@ -195,6 +196,16 @@ int attr_string(struct scan *s, const char *dir, const char *attr, bool required
         }
         *ret = v;
         return 0;
+}
+
+int attr_read_lines(struct scan *s, const char *dir, const char *attr, char **ret) {
+        _cleanup_free_ char *p = path_join(dir, attr, NULL);
+        if (!p)
+                return -ENOMEM;
+        int r = read_attr_at(scan_dir_fd(s, dir), p, attr, true, ret);
+        if (r < 0 && r != -ENOENT)
+                scan_warn(s, "%s: cannot read: %s", scan_rel(s, p), strerror(-r));
+        return r;
 }
 
 int attr_uint(struct scan *s, const char *dir, const char *attr, unsigned base, bool required,

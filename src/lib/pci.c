@@ -95,7 +95,10 @@ static bool pci_read_config(struct scan *s, const char *path, struct pci_device_
         ssize_t n;
         if (!p)
                 return false;
-        fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* the directory the attribute readers keep open: one path component to walk */
+        fd = s && s->dfd_path && streq(s->dfd_path, path)
+                     ? openat(s->dfd, "config", O_RDONLY | O_CLOEXEC | O_NOCTTY)
+                     : open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0 || fstat(fd, &st) < 0)
                 return false;
         n = pread(fd, cfg, sizeof cfg, 0);
@@ -163,6 +166,51 @@ static int pci_read_vfs(struct scan *s, const char *path, struct pci_device_info
         return 0;
 }
 
+enum { UEVENT_ID = 1, UEVENT_SUBSYS = 2, UEVENT_CLASS = 4 };
+
+/* "VVVV:DDDD" (uevent's PCI_ID / PCI_SUBSYS_ID), upper or lower case hex */
+static bool parse_id_pair(const char *v, uint16_t *a, uint16_t *b) {
+        if (strlen(v) != 9 || v[4] != ':')
+                return false;
+        for (int i = 0; i < 9; i++)
+                if (i != 4 && !isxdigit((unsigned char) v[i]))
+                        return false;
+        *a = (uint16_t) strtoul(v, NULL, 16);
+        *b = (uint16_t) strtoul(v + 5, NULL, 16);
+        return true;
+}
+
+/* Ids and class from uevent; returns which of UEVENT_* were found well-formed. */
+static unsigned pci_read_uevent(struct scan *s, const char *path, struct pci_device_info *pci) {
+        _cleanup_free_ char *text = NULL;
+        unsigned got = 0;
+        if (attr_read_lines(s, path, "uevent", &text) < 0)
+                return 0;
+        for (char *line = text, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                const char *v;
+                uint16_t a, b;
+                if ((v = startswith(line, "PCI_ID=")) && parse_id_pair(v, &a, &b)) {
+                        pci->vendor_id = a;
+                        pci->product_id = b;
+                        got |= UEVENT_ID;
+                } else if ((v = startswith(line, "PCI_SUBSYS_ID=")) && parse_id_pair(v, &a, &b)) {
+                        pci->subsys_vendor_id = a;
+                        pci->subsys_product_id = b;
+                        got |= UEVENT_SUBSYS;
+                } else if ((v = startswith(line, "PCI_CLASS="))) {
+                        unsigned c;
+                        if (*v && strlen(v) <= 6 && safe_atou(v, 16, &c) >= 0) {
+                                pci->class = c;
+                                got |= UEVENT_CLASS;
+                        }
+                }
+        }
+        return got;
+}
+
 int pci_read(struct scan *s, const char *path, struct nodedev **ret) {
         _cleanup_free_ char *sysname = path_basename_dup(path);
         _cleanup_(nodedev_freep) struct nodedev *d = NULL;
@@ -185,11 +233,19 @@ int pci_read(struct scan *s, const char *path, struct nodedev **ret) {
                                 pci->addr.slot, pci->addr.function);
         if (!d->name)
                 return -ENOMEM;
-        (void) attr_hex16(s, path, "vendor", true, &pci->vendor_id);
-        (void) attr_hex16(s, path, "device", true, &pci->product_id);
-        (void) attr_hex16(s, path, "subsystem_vendor", false, &pci->subsys_vendor_id);
-        (void) attr_hex16(s, path, "subsystem_device", false, &pci->subsys_product_id);
-        if (attr_uint(s, path, "class", 16, true, &v) >= 0) {
+        /* The kernel's uevent carries the ids and class of the vendor, device, subsystem_* and
+         * class attributes (all from struct pci_dev): one file instead of five, which is most
+         * of a big scan. Any of them missing or malformed there: the attributes. */
+        unsigned ue = pci_read_uevent(s, path, pci);
+        if (!(ue & UEVENT_ID)) {
+                (void) attr_hex16(s, path, "vendor", true, &pci->vendor_id);
+                (void) attr_hex16(s, path, "device", true, &pci->product_id);
+        }
+        if (!(ue & UEVENT_SUBSYS)) {
+                (void) attr_hex16(s, path, "subsystem_vendor", false, &pci->subsys_vendor_id);
+                (void) attr_hex16(s, path, "subsystem_device", false, &pci->subsys_product_id);
+        }
+        if (!(ue & UEVENT_CLASS) && attr_uint(s, path, "class", 16, true, &v) >= 0) {
                 if (v > 0xffffff)
                         scan_warn(s, "%s/class: out of range", scan_rel(s, path));
                 else
@@ -225,7 +281,8 @@ int pci_read(struct scan *s, const char *path, struct nodedev **ret) {
 
         (void) attr_link_basename(s, path, "physfn", false, &pci->physfn_addr);
         /* only SR-IOV physical functions have virtfnN links */
-        if (attr_uint(s, path, "sriov_totalvfs", 10, false, &v) >= 0 && v <= 0xffff) {
+        if (!pci->physfn_addr && /* a virtual function is no physical function */
+            attr_uint(s, path, "sriov_totalvfs", 10, false, &v) >= 0 && v <= 0xffff) {
                 pci->sriov_totalvfs = (int) v;
                 r = pci_read_vfs(s, path, pci);
                 if (r < 0)
