@@ -88,10 +88,10 @@ static const struct verb verbs[] = {
           "  --verbose        also log each uevent and decision\n",
           "hostdev watch" },
         { "export", verb_export, "FILE",
-          "serve the selected USB devices over USB/IP (usbip-host + usbipd) [not yet]", NULL,
+          "serve the selected USB devices over USB/IP (usbip-host + usbipd)", NULL,
           "hostdev export dongles.xml" },
         { "unexport", verb_unexport, "FILE",
-          "stop serving devices over USB/IP and give them back to their driver [not yet]", NULL,
+          "stop serving devices over USB/IP and give them back to their driver", NULL,
           "hostdev unexport dongles.xml" },
 };
 

@@ -10,6 +10,7 @@
 #include "inventory.h"
 #include "json-util.h"
 #include "registry.h"
+#include "usbip.h"
 #include "util.h"
 
 /* Owners from the registry. No state directory means nothing was ever claimed: no owners,
@@ -56,6 +57,20 @@ static json_object *device_to_json(const struct nodedev *d) {
                                        json_str_or_null(u->product_name ? u->product_name : u->product_string));
                 json_object_object_add(o, "serial", json_str_or_null(u->serial));
                 json_object_object_add(o, "speed", json_str_or_null(u->speed));
+                /* USB/IP (only for such devices): exported here, or imported from a dongle host */
+                struct usbip_import im = { 0 };
+                _cleanup_free_ char *ui = usbip_describe_device(d, &im);
+                if (ui) {
+                        json_object *x = json_object_new_object();
+                        json_object_object_add(x, "exported", json_object_new_boolean(u->usbip_exported));
+                        if (im.host) {
+                                json_object_object_add(x, "remote_host", json_object_new_string(im.host));
+                                json_object_object_add(x, "remote_port", json_object_new_int((int) im.tcp_port));
+                                json_object_object_add(x, "remote_busid", json_object_new_string(im.busid));
+                        }
+                        json_object_object_add(o, "usbip", x);
+                }
+                usbip_import_done(&im);
                 break;
         }
         case NODEDEV_CAP_PCI: {
@@ -100,9 +115,12 @@ static char *ids_of(const struct nodedev *d) {
 
 static char *details_of(const struct nodedev *d) {
         switch (d->cap) {
-        case NODEDEV_CAP_USB_DEVICE:
-                return strdup_printf("bus=%u dev=%u port=%s serial=%s", d->u.usb.bus, d->u.usb.devnum,
-                                     d->u.usb.port ? d->u.usb.port : "-", d->u.usb.serial ? d->u.usb.serial : "-");
+        case NODEDEV_CAP_USB_DEVICE: {
+                _cleanup_free_ char *ui = usbip_describe_device(d, NULL); /* USB/IP: exported / imported */
+                return strdup_printf("bus=%u dev=%u port=%s serial=%s%s%s", d->u.usb.bus, d->u.usb.devnum,
+                                     d->u.usb.port ? d->u.usb.port : "-", d->u.usb.serial ? d->u.usb.serial : "-",
+                                     ui ? " usbip=" : "", ui ? ui : "");
+        }
         case NODEDEV_CAP_PCI:
                 if (d->u.pci.iommu_group >= 0)
                         return strdup_printf("iommu_group=%d", d->u.pci.iommu_group);

@@ -477,6 +477,27 @@ bool usbip_import_matches(const struct usb_source *s, const struct nodedev *dev)
         return ok;
 }
 
+char *usbip_describe_device(const struct nodedev *dev, struct usbip_import *ret_import) {
+        struct usbip_import im;
+        char *s;
+
+        if (dev->cap != NODEDEV_CAP_USB_DEVICE)
+                return NULL;
+        if (dev->u.usb.usbip_exported)
+                return strdup("exported");
+        if (!streq_ptr(dev->u.usb.hcd_driver, "vhci_hcd"))
+                return NULL;
+        _cleanup_free_ char *name = dev_sysname(dev);
+        if (!name || usbip_import_find_local(name, &im) < 0)
+                return NULL;
+        s = strdup_printf("imported from %s:%u bus id %s", im.host, im.tcp_port, im.busid);
+        if (ret_import)
+                *ret_import = im;
+        else
+                usbip_import_done(&im);
+        return s;
+}
+
 /* ---- dongle host -------------------------------------------------------------------------- */
 static int usb_drv_write(const char *driver, const char *file, const char *s, char **reterr) {
         _cleanup_free_ char *path = driver ? path_join(sysfs_root(), "bus/usb/drivers", driver, file, NULL)

@@ -136,6 +136,11 @@ bool usbip_device_is_import(const struct nodedev *dev, const char *host, unsigne
  * dongle host is the port path of s (when s gives one)? */
 bool usbip_import_matches(const struct usb_source *s, const struct nodedev *dev);
 
+/* For `list`: "exported" (bound to usbip-host), "imported from HOST:PORT bus id BUSID" (a
+ * hostdev import on vhci_hcd), else NULL. When ret_import is non-NULL and dev is an import, it
+ * gets the record (caller: usbip_import_done). */
+char *usbip_describe_device(const struct nodedev *dev, struct usbip_import *ret_import);
+
 /* ---- dongle host ---------------------------------------------------------------------------- */
 /* Bind dev to usbip-host (no-op when it already is). */
 int usbip_export_device(const struct nodedev *dev, char **reterr);
