@@ -51,7 +51,8 @@ pcidev() {
         echo '(null)' >"$d/driver_override"
         echo -1 >"$d/numa_node"
         echo 1 >"$d/enable"
-        printf 'PCI_CLASS=%X\nPCI_ID=%s:%s\nPCI_SLOT_NAME=%s\n' "$((class))" "${ven#0x}" "${dev#0x}" "$addr" >"$d/uevent"
+        printf 'PCI_CLASS=%X\nPCI_ID=%s:%s\nPCI_SUBSYS_ID=%s:1100\nPCI_SLOT_NAME=%s\n' "$((class))" \
+                "${ven#0x}" "${dev#0x}" "${ven#0x}" "$addr" >"$d/uevent"
         ln -sr "$S/bus/pci" "$d/subsystem"
         ln -sr "$d" "$S/bus/pci/devices/$addr"
         if [ "$group" != - ]; then
