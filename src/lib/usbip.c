@@ -1036,21 +1036,44 @@ int usbip_import_file(const struct hostdev_file *f, char **reterr) {
         return n;
 }
 
-int usbip_release_claim(const struct claim *c, char **reterr) {
-        struct usbip_import im;
-        int r;
+/* Is the vhci device local_busid the claim's device now (bus/devnum as the registry last saw
+ * it, or its port name and serial at claim time)? */
+static bool import_is_claims(const char *local_busid, const struct claim *c) {
+        _cleanup_free_ char *bus = local_attr(local_busid, "busnum"), *dev = local_attr(local_busid, "devnum"),
+                            *ser = local_attr(local_busid, "serial");
+        unsigned b, d;
+        if (c->usb.bus && bus && dev && safe_atou(bus, 10, &b) >= 0 && safe_atou(dev, 10, &d) >= 0 &&
+            b == c->usb.bus && d == c->usb.devnum)
+                return true;
+        return streq_ptr(local_busid, c->usb.port) && streq_ptr(ser, c->usb.serial);
+}
 
-        if (c->type != HOSTDEV_TYPE_USB || !c->usb.port)
+int usbip_release_claim(const struct claim *c, char **reterr) {
+        _cleanup_free_ struct vhci_port *ports = NULL;
+        size_t n = 0;
+
+        if (c->type != HOSTDEV_TYPE_USB)
                 return 0;
         /* only an import of ours is given back; anything else (no vhci_hcd here, a local device,
          * an import already gone) has nothing to undo */
-        if (usbip_import_find_local(c->usb.port, &im) < 0)
+        if (vhci_read_status(&ports, &n, NULL) < 0)
                 return 0;
-        r = vhci_detach_port(im.vhci_port, reterr);
-        if (r >= 0)
-                record_remove(im.vhci_port);
-        usbip_import_done(&im);
-        return r;
+        for (size_t i = 0; i < n; i++) {
+                struct usbip_import im;
+                int r;
+                if (ports[i].status == VHCI_ST_NULL || record_read(ports[i].port, &im) < 0)
+                        continue;
+                if (!streq_ptr(im.local_busid, ports[i].local_busid) || !import_is_claims(im.local_busid, c)) {
+                        usbip_import_done(&im);
+                        continue;
+                }
+                r = vhci_detach_port(im.vhci_port, reterr);
+                if (r >= 0)
+                        record_remove(im.vhci_port);
+                usbip_import_done(&im);
+                return r;
+        }
+        return 0;
 }
 
 /* ---- recovery ------------------------------------------------------------------------------ */
