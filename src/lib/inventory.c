@@ -182,6 +182,29 @@ static int read_attr_at(int dfd, const char *path, const char *name, bool whole,
         return 0;
 }
 
+/* Device-provided strings (a USB serial, a SCSI model) may hold anything: control characters
+ * would reach the terminal through `list` and make `dumpxml` output that is not XML, invalid
+ * UTF-8 likewise. Replace each such byte by '_', as udev does for its ID_ properties. */
+static void string_sanitize(char *v) {
+        unsigned char *p = (unsigned char *) v;
+        while (*p) {
+                unsigned n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
+                                                                  : (*p & 0xf8) == 0xf0 ? 3 : 4;
+                bool ok = n < 4 && !(n == 1 && *p < 0xc2) && !(n == 3 && *p > 0xf4);
+                for (unsigned i = 1; ok && i <= n; i++)
+                        ok = (p[i] & 0xc0) == 0x80;
+                if (ok && n == 2) /* no overlong forms, no surrogates */
+                        ok = !(p[0] == 0xe0 && p[1] < 0xa0) && !(p[0] == 0xed && p[1] >= 0xa0);
+                if (ok && n == 3)
+                        ok = !(p[0] == 0xf0 && p[1] < 0x90) && !(p[0] == 0xf4 && p[1] >= 0x90);
+                if (!ok || (n == 0 && (*p < 0x20 || *p == 0x7f))) {
+                        *p++ = '_';
+                        continue;
+                }
+                p += n + 1;
+        }
+}
+
 int attr_string(struct scan *s, const char *dir, const char *attr, bool required, char **ret) {
         _cleanup_free_ char *p = path_join(dir, attr, NULL);
         char *v = NULL;
@@ -194,6 +217,7 @@ int attr_string(struct scan *s, const char *dir, const char *attr, bool required
                         scan_warn(s, "%s: cannot read: %s", scan_rel(s, p), strerror(-r));
                 return r;
         }
+        string_sanitize(v);
         *ret = v;
         return 0;
 }
