@@ -24,6 +24,7 @@ bbus=$1
 bport=$(basename "$(dirname "$(grep -l '^DONGLE-B$' /sys/bus/usb/devices/*/serial)")")
 bport=${bport#*-}
 
+INNER_QEMU+=(-S) # the inner guests need not run: usb-host opens its device at realize
 mkfifo "$W/inject"
 HOSTDEV_WATCH_INJECT=$W/inject "$H" watch 2>"$W/watch.log" &
 WD=$!
