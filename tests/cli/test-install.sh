@@ -36,6 +36,17 @@ SAN=$(opt b_sanitize)
 CC_SAN=
 [ "$SAN" = none ] || CC_SAN="-fsanitize=$SAN"
 
+# --- everything the build declares for installation is in the DESTDIR ---
+INSTALLED=$(meson introspect "$HOSTDEV_BUILDDIR" --installed | python3 -c 'import json,sys; [print(v) for v in json.load(sys.stdin).values()]')
+[ "$(printf '%s\n' "$INSTALLED" | wc -l)" -ge 10 ] || fail "meson introspect --installed lists too little: $INSTALLED"
+while IFS= read -r f; do
+        [ -e "$DEST$f" ] || [ -L "$DEST$f" ] || fail "$f (declared for installation) is not in the DESTDIR"
+done <<<"$INSTALLED"
+# programs installed outside bindir (e.g. the daemon's helper in libexecdir) are executable
+while IFS= read -r f; do
+        case $f in */libexec/*) [ -x "$DEST$f" ] || fail "$f is not executable" ;; esac
+done <<<"$INSTALLED"
+
 # --- the CLI ---
 BIN=$DEST$BINDIR/hostdev
 [ -x "$BIN" ] || fail "no executable $BIN"
