@@ -702,8 +702,21 @@ int virt_attach_file(struct virt_conn *c, const struct hostdev_file *f, const ch
                 }
                 r = virt_attach_xml(c, domain, xml, VIRT_AFFECT_LIVE, reterr);
                 if (r < 0) {
-                        r = error_prefix(reterr, r, "%s:%u: %s", f->path, def->line, dev->name);
-                        goto rollback;
+                        struct virt_held *h2 = NULL;
+                        size_t n2 = 0;
+                        bool there = false;
+                        /* a watch daemon may have handed it over meanwhile: then it is done */
+                        if (def->type == HOSTDEV_TYPE_USB && live_held(c, domain, NULL, &h2, &n2, NULL) >= 0)
+                                there = held_usb_at(h2, n2, dev->u.usb.bus, dev->u.usb.devnum) != NULL;
+                        virt_held_free_array(h2, n2);
+                        if (!there) {
+                                r = error_prefix(reterr, r, "%s:%u: %s", f->path, def->line, dev->name);
+                                goto rollback;
+                        }
+                        if (reterr) {
+                                free(*reterr);
+                                *reterr = NULL;
+                        }
                 }
                 done[i] = true;
         }
@@ -940,6 +953,9 @@ struct vwatch {
         bool reconnect;
         char **check_metadata; /* domains whose metadata selectors are to be claimed */
         char **attach_failed;  /* "key bus:devnum" whose attach failure was already reported */
+        char **started;        /* domains seen starting (or with selectors from metadata): their
+                                * "claimed" claims are ours to attach; others may be in the middle
+                                * of an attach-device --connect */
 };
 
 #define W_LOG(w, level, ...) vlog((w)->o->log, (w)->o->userdata, level, __VA_ARGS__)
@@ -971,6 +987,8 @@ static void claim_metadata(struct vwatch *w, const struct inventory *inv) {
                 }
                 if (!f || f->n_defs == 0)
                         continue;
+                if (!strv_contains(w->started, *d))
+                        (void) strv_extend(&w->started, *d); /* what it claims now is ours to attach */
                 r = resolve_and_claim(w->reg, inv, f, *d, &rec, NULL, NULL, &err);
                 if (r < 0)
                         W_LOG(w, WATCH_LOG_ERROR, "%s: its devices (persistent selectors) cannot be claimed: %s", *d,
@@ -1046,6 +1064,8 @@ static void reconcile_domain(struct vwatch *w, const struct inventory *inv, cons
                         }
                         continue;
                 }
+                if (cl->state == CLAIM_STATE_CLAIMED && !strv_contains(w->started, domain))
+                        continue; /* attach-device --connect is handing it over right now */
                 dev = device_for_claim(w, inv, cl);
                 /* stale entries: the claim's old bus/device (or its alias) no longer this device */
                 for (size_t i = 0; i < nh; i++) {
@@ -1216,6 +1236,8 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
                 return 0;
         if (event == VIR_DOMAIN_EVENT_STARTED) {
                 W_LOG(w, WATCH_LOG_INFO, "libvirt domain %s started", name);
+                if (!strv_contains(w->started, name))
+                        (void) strv_extend(&w->started, name);
                 if (!strv_contains(w->check_metadata, name))
                         (void) strv_extend(&w->check_metadata, name);
                 soon(w);
@@ -1292,7 +1314,7 @@ int virt_watch_run(const struct virt_watch_options *o, char **reterr) {
                 goto cleanup;
         }
         (void) virConnectRegisterCloseCallback(c->conn, on_close, &w, NULL);
-        (void) virConnectSetKeepAlive(c->conn, 5, 3);
+        (void) virConnectSetKeepAlive(c->conn, 10, 6); /* TCG test guests are slow */
         virResetLastError();
 
         W_LOG(&w, WATCH_LOG_INFO, "hostdev watch: following libvirt domains on %s (pid %d)", o->uri, (int) getpid());
@@ -1323,6 +1345,7 @@ cleanup:
                 virEventRemoveHandle(swatch);
         strv_free(w.check_metadata);
         strv_free(w.attach_failed);
+        strv_free(w.started);
 restore:
         sigprocmask(SIG_SETMASK, &old, NULL);
         return r;
