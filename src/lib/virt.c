@@ -573,6 +573,14 @@ static bool def_supported(const struct hostdev_def *def) {
         return (def->type == HOSTDEV_TYPE_USB && !def->source.usb.remote_host) || def->type == HOSTDEV_TYPE_PCI;
 }
 
+/* The inventory a file needs: USB only (fast) unless it has other devices. */
+static int scan_for(const struct hostdev_file *f, struct inventory **ret, char **reterr) {
+        for (size_t i = 0; i < f->n_defs; i++)
+                if (f->defs[i]->type != HOSTDEV_TYPE_USB)
+                        return inventory_scan(ret, reterr);
+        return inventory_scan_usb(ret, reterr);
+}
+
 /* Merge (add) or remove defs in the domain's metadata selectors. */
 static int metadata_update(struct virt_conn *c, const char *domain, const struct hostdev_file *f, bool add,
                            char **reterr) {
@@ -649,7 +657,7 @@ int virt_attach_file(struct virt_conn *c, const struct hostdev_file *f, const ch
         r = registry_open(&reg, reterr);
         if (r < 0)
                 goto out;
-        r = inventory_scan(&inv, reterr);
+        r = scan_for(f, &inv, reterr);
         if (r < 0)
                 goto out;
         /* what libvirt already gave away is in use */
@@ -852,7 +860,7 @@ int virt_detach_file(struct virt_conn *c, const struct hostdev_file *f, const ch
         r = registry_open(&reg, reterr);
         if (r < 0)
                 goto out;
-        r = inventory_scan(&inv, reterr);
+        r = scan_for(f, &inv, reterr);
         if (r < 0)
                 goto out;
         r = registry_lock(reg, reterr);
