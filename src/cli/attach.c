@@ -23,8 +23,8 @@ int attach_ctx_open(struct attach_ctx *ctx, const char *domain, const char *path
 
         *ctx = (struct attach_ctx){ 0 };
         r = hostdev_file_parse_path(path, &ctx->f, reterr);
-        if (r < 0)
-                return r;
+        if (r < 0) /* a file over the size limit is invalid input too: exit 2 in every verb */
+                return r == -EFBIG ? -EINVAL : r;
         if (!domain)
                 domain = ctx->f->domain_name;
         if (!domain)
@@ -228,7 +228,21 @@ int attach_claim_prepare(struct attach_ctx *ctx, const char *op, struct qmp *q, 
                         r = error_prefix(reterr, r, "%s", ctx->f->path);
                         goto fail;
                 }
-                if (q && !(def->alias && startswith(def->alias, "ua-"))) {
+                r = resolve_make_claim(def, dev, &it->claim);
+                if (r < 0)
+                        goto fail;
+                /* An attach of this domain killed after its device_add reached QEMU: the journal
+                 * recovery put the claim back to "claimed", but the guest lists the recorded
+                 * id. Adopt that device instead of adding it a second time. */
+                existing = registry_find_by_key(ctx->reg, it->claim->key);
+                if (q && existing && streq_ptr(existing->domain, ctx->domain) &&
+                    existing->state == CLAIM_STATE_CLAIMED && existing->qemu_id &&
+                    strv_contains(vm_ids, existing->qemu_id)) {
+                        r = qemu_device_set_id(it->qdev, existing->qemu_id);
+                        if (r < 0)
+                                goto fail;
+                        it->adopted = true;
+                } else if (q && !(def->alias && startswith(def->alias, "ua-"))) {
                         char id[32];
                         for (unsigned n = 0;; n++) {
                                 snprintf(id, sizeof(id), "hostdev%u", n);
@@ -244,9 +258,6 @@ int attach_claim_prepare(struct attach_ctx *ctx, const char *op, struct qmp *q, 
                         goto fail;
                 }
 
-                r = resolve_make_claim(def, dev, &it->claim);
-                if (r < 0)
-                        goto fail;
                 free(it->claim->qemu_id);
                 it->claim->qemu_id = strdup(it->qdev->id);
                 if (!it->claim->qemu_id) {
@@ -404,6 +415,10 @@ int attach_plug(struct attach_ctx *ctx, struct qmp *q, char **reterr) {
 
                 if (!it->qdev)
                         continue; /* capabilities mode: nothing in QEMU */
+                if (it->adopted) {
+                        it->device_added = true; /* in the guest already (see attach_claim_prepare) */
+                        continue;
+                }
                 if (it->qdev->blockdev) {
                         r = qmp_command(q, "blockdev-add", it->qdev->blockdev, NULL, reterr, QMP_TIMEOUT_MS);
                         if (r < 0)

@@ -19,6 +19,7 @@ struct attach_item {
         struct qemu_device *qdev;
         bool blockdev_added, device_added;
         bool caps_prepared;        /* capabilities mode: moved/created (roll back = caps_giveback) */
+        bool adopted;              /* already in the guest from an interrupted attach: no device_add */
 };
 
 struct attach_ctx {

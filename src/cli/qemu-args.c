@@ -42,7 +42,7 @@ int verb_qemu_args(int argc, char **argv) {
         r = hostdev_file_parse_path(argv[optind], &f, &err);
         if (r < 0) {
                 report_error(r, err, argv[optind]);
-                return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
+                return r == -EINVAL || r == -EFBIG ? EXIT_USAGE : EXIT_FAIL;
         }
         if (!name)
                 name = f->domain_name;

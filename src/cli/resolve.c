@@ -98,7 +98,8 @@ int verb_resolve(int argc, char **argv) {
         r = hostdev_file_parse_path(argv[optind], &f, &err);
         if (r < 0) {
                 report_error(r, err, argv[optind]);
-                return r == -EINVAL || r == -ENOENT || r == -EISDIR || r == -EACCES ? EXIT_USAGE : EXIT_FAIL;
+                return r == -EINVAL || r == -ENOENT || r == -EISDIR || r == -EACCES || r == -EFBIG ? EXIT_USAGE
+                                                                                                    : EXIT_FAIL;
         }
         r = all_usb(f) ? inventory_scan_usb(&inv, &err) : inventory_scan(&inv, &err);
         if (r < 0) {

@@ -93,7 +93,7 @@ int virt_cli_attach_detach(int argc, char **argv, bool attach) {
         r = hostdev_file_parse_path(file, &f, &err);
         if (r < 0) {
                 report_error(r, err, file);
-                return r == -EINVAL || r == -EBADMSG ? EXIT_USAGE : EXIT_FAIL;
+                return r == -EINVAL || r == -EBADMSG || r == -EFBIG ? EXIT_USAGE : EXIT_FAIL;
         }
         r = virt_open(uri, &c, &err);
         if (r >= 0)
