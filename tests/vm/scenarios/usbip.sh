@@ -195,8 +195,9 @@ assert r["status"] == "missing" and r["device"] is None and r["candidates"] == [
 run hv "$H" resolve "$W/local.xml"
 printf '%s' "$ERR" | grep -q "usb_${P0//[-.]/_}.*exported over USB/IP" || fail "the refusal does not name the exported $P0"
 run hv "$H" resolve "$W/vm.xml"
-want_rc 0
-printf '%s' "$OUT" | grep -q "usb_${V1//[-.]/_}" || fail "the remote selector does not resolve to the import $V1"
+want_rc 1 # in use: vm-r holds it
+printf '%s\n%s' "$OUT" "$ERR" | grep -q "usb_${V1//[-.]/_}" || fail "the remote selector does not resolve to the import $V1"
+printf '%s' "$ERR" | grep -q "in use by domain vm-r" || fail "resolve does not name vm-r as the holder"
 
 step "4. a second VM asking for it is refused"
 run hv "$H" run --name vm-s "$W/vm.xml" -- "${INNER_QEMU[@]}"
