@@ -237,9 +237,9 @@ int vhci_parse_status(const char *text, struct vhci_port **ret, size_t *ret_n) {
         while (line && *line) {
                 const char *nl = strchr(line, '\n');
                 size_t l = nl ? (size_t) (nl - line) : strlen(line);
-                char buf[256], hub[3], busid[64];
+                char buf[256], hub[3], busid[64], sock[32];
                 struct vhci_port p = { 0 };
-                unsigned port, sta, spd, sockfd;
+                unsigned port, sta, spd;
                 unsigned long devid;
                 int used = 0;
 
@@ -250,8 +250,9 @@ int vhci_parse_status(const char *text, struct vhci_port **ret, size_t *ret_n) {
                 line = nl ? nl + 1 : NULL;
                 if (l == 0 || startswith(buf, "hub ") || startswith(buf, "prt "))
                         continue; /* header */
-                if (sscanf(buf, "%2s %u %u %u %lx %u %63s%n", hub, &port, &sta, &spd, &devid, &sockfd, busid,
-                           &used) != 7 ||
+                /* the "sockfd" column is the kernel's %16p of the socket (hashed pointer): a token */
+                if (sscanf(buf, "%2s %u %u %u %lx %31s %63s%n", hub, &port, &sta, &spd, &devid, sock, busid, &used) !=
+                            7 ||
                     (size_t) used != l)
                         return -EBADMSG;
                 if (!streq(hub, "hs") && !streq(hub, "ss"))
@@ -263,7 +264,6 @@ int vhci_parse_status(const char *text, struct vhci_port **ret, size_t *ret_n) {
                 p.status = sta;
                 p.speed = spd;
                 p.devid = (uint32_t) devid;
-                p.sockfd = sockfd;
                 strcpy(p.local_busid, busid);
                 if (n == cap) {
                         size_t nc = cap ? cap * 2 : 16;

@@ -110,7 +110,6 @@ struct vhci_port {
         unsigned status;  /* 4 VDEV_ST_NULL (free), 6 VDEV_ST_USED, ... */
         unsigned speed;
         uint32_t devid;
-        unsigned sockfd;
         char local_busid[USBIP_BUSID_SIZE]; /* "0-0" when free */
 };
 /* Parse the text of vhci_hcd's status file(s) (header lines skipped). */

@@ -228,13 +228,14 @@ static void test_import_reply(void **state) {
         assert_int_equal(usbip_decode_import_reply(buf, USBIP_IMPORT_REP_SIZE, &d), -EBADMSG);
 }
 
-/* As vhci_hcd prints it (one controller, 2 hs + 2 ss ports, one attached). */
+/* As vhci_hcd (6.1) prints it: one controller, 2 hs + 2 ss ports, one attached; the socket
+ * column is a hashed kernel pointer (%16p). */
 static const char vhci_status[] =
         "hub port sta spd dev      sockfd local_busid\n"
-        "hs  0000 006 003 00010002 000003 3-1\n"
-        "hs  0001 004 000 00000000 000000 0-0\n"
-        "ss  0002 004 000 00000000 000000 0-0\n"
-        "ss  0003 004 000 00000000 000000 0-0\n";
+        "hs  0000 006 003 00010002 00000000c3a9f1e2 3-1\n"
+        "hs  0001 004 000 00000000 0000000000000000 0-0\n"
+        "ss  0002 004 000 00000000 0000000000000000 0-0\n"
+        "ss  0003 004 000 00000000 0000000000000000 0-0\n";
 
 static void test_vhci_status(void **state) {
         _cleanup_free_ struct vhci_port *p = NULL;
@@ -398,10 +399,10 @@ static void write_status(const bool used[4], const uint32_t devid[4]) {
         strbuf_append(&sb, "hub port sta spd dev      sockfd local_busid\n");
         for (unsigned i = 0; i < 4; i++) {
                 if (used[i])
-                        strbuf_appendf(&sb, "%s  %04u 006 003 %08x 000005 3-%u\n", i < 2 ? "hs" : "ss", i, devid[i],
-                                       i + 1);
+                        strbuf_appendf(&sb, "%s  %04u 006 003 %08x 00000000deadbeef 3-%u\n", i < 2 ? "hs" : "ss", i,
+                                       devid[i], i + 1);
                 else
-                        strbuf_appendf(&sb, "%s  %04u 004 000 00000000 000000 0-0\n", i < 2 ? "hs" : "ss", i);
+                        strbuf_appendf(&sb, "%s  %04u 004 000 00000000 0000000000000000 0-0\n", i < 2 ? "hs" : "ss", i);
         }
         _cleanup_free_ char *p = path_join(tmpdir, "sys/devices/platform/vhci_hcd.0/status", NULL);
         assert_int_equal(write_file_atomic(p, sb.buf, sb.len, 0644), 0);
