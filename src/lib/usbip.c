@@ -1166,8 +1166,8 @@ int usbip_reimport_claims(const struct registry *reg, const char *domain,
                         b->next_usec = 0;
                 } else {
                         b->delay_ms = b->delay_ms ? b->delay_ms * 2 : 1000;
-                        if (b->delay_ms > 30000)
-                                b->delay_ms = 30000;
+                        if (b->delay_ms > 15000)
+                                b->delay_ms = 15000;
                         b->next_usec = now_usec() + (uint64_t) b->delay_ms * 1000;
                         if (log) {
                                 _cleanup_free_ char *line = strdup_printf(

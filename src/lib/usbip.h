@@ -174,7 +174,7 @@ struct registry;
 int usbip_reexport_device(const struct registry *reg, const struct nodedev *dev, char **reterr);
 /* VM host: for each USB claim with <remote> in its selector (of `domain`, or all when NULL)
  * whose import is gone (dongle replugged on the dongle host, its USB/IP side restarted, a
- * network outage), import it again; bounded backoff per claim (1 s doubling up to 30 s).
+ * network outage), import it again; bounded backoff per claim (1 s doubling up to 15 s).
  * Each attempt that changes something or fails is reported through log (error: a failure).
  * Returns the number of devices imported again. */
 int usbip_reimport_claims(const struct registry *reg, const char *domain,
