@@ -16,6 +16,7 @@
 
 #include "hostdev-def.h"
 #include "inventory.h"
+#include "registry.h"
 #include "usbip.h"
 #include "util.h"
 
@@ -514,6 +515,40 @@ static void test_import_by_serial(void **state) {
         usbip_import_done(&im);
         assert_int_equal(usbip_import_find_local(port ? "3-1" : "3-2", &im), -ENOENT);
 
+        /* the resolver's view: that local device stands for the remote <source>, nothing else does */
+        {
+                _cleanup_free_ char *sp = path_join(tmpdir, "sys/devices/platform/vhci_hcd.0/usb3", local, NULL);
+                struct nodedev ld = { .name = (char *) "usb_3_x", .cap = NODEDEV_CAP_USB_DEVICE, .sysfs_path = sp };
+                ld.u.usb.hcd_driver = (char *) "vhci_hcd";
+                ld.u.usb.vendor_id = 0x46f4;
+                ld.u.usb.product_id = 1;
+                ld.u.usb.serial = (char *) "DONGLE-B";
+                assert_true(usbip_device_is_import(&ld, NULL, 0));
+                assert_true(usbip_device_is_import(&ld, "127.0.0.1", listen_port));
+                assert_false(usbip_device_is_import(&ld, "127.0.0.2", listen_port));
+                assert_true(usbip_import_matches(&s, &ld));
+                struct usb_source other = s;
+                other.remote_host = (char *) "192.0.2.99";
+                assert_false(usbip_import_matches(&other, &ld)); /* another dongle host */
+                other = s;
+                other.serial = (char *) "DONGLE-A";
+                assert_false(usbip_import_matches(&other, &ld));
+                other = s;
+                other.has_bus = true;
+                other.bus = 1;
+                other.port = (char *) "2";
+                assert_true(usbip_import_matches(&other, &ld)); /* port path = the remote bus id */
+                other.port = (char *) "1";
+                assert_false(usbip_import_matches(&other, &ld));
+                _cleanup_free_ char *desc = usbip_describe_device(&ld, NULL);
+                _cleanup_free_ char *wd = strdup_printf("imported from 127.0.0.1:%u bus id 1-2", listen_port);
+                assert_string_equal(desc, wd);
+                ld.u.usb.hcd_driver = (char *) "xhci_hcd"; /* a local dongle with the same serial */
+                assert_false(usbip_import_matches(&s, &ld));
+                assert_false(usbip_device_is_import(&ld, NULL, 0));
+                assert_null(usbip_describe_device(&ld, NULL));
+        }
+
         /* again: the existing import is kept, nothing new imported */
         assert_int_equal(usbip_import_source(&s, &err), 0);
         assert_int_equal(n_imports, 2);
@@ -535,8 +570,15 @@ static void test_import_by_serial(void **state) {
         free(err);
         err = NULL;
 
-        /* release: detached, record gone */
-        assert_int_equal(usbip_detach_local(local, &err), 0);
+        /* release of a claim on another device: nothing happens */
+        struct claim cl = { .type = HOSTDEV_TYPE_USB };
+        cl.usb.port = (char *) "1-4";
+        cl.usb.serial = (char *) "DONGLE-B";
+        assert_int_equal(usbip_release_claim(&cl, &err), 0);
+        assert_true(vhci_used[port]);
+        /* release of the claim (its port + serial as at claim time): detached, record gone */
+        cl.usb.port = local;
+        assert_int_equal(usbip_release_claim(&cl, &err), 0);
         for (int i = 0; i < 200 && vhci_used[port]; i++) {
                 struct timespec ts = { 0, 10 * 1000 * 1000 };
                 nanosleep(&ts, NULL);
