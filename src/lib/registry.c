@@ -932,15 +932,20 @@ int registry_open(struct registry **ret, char **reterr) {
                 return -ENOMEM;
         r = mkdir_p(reg->dir, 0700);
         if (r < 0)
-                return error_set(reterr, r, "cannot create state directory %s: %s", reg->dir, strerror(-r));
+                return error_set(reterr, r, "cannot create state directory %s: %s%s", reg->dir, strerror(-r),
+                                 r == -EACCES || r == -EPERM ? " (the claims registry is root-only: run hostdev as root)" : "");
         reg->lock_fd = open(reg->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
         if (reg->lock_fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
                 /* an unprivileged reader (resolve, list, status): flock works on O_RDONLY too */
                 reg->lock_fd = open(reg->lock_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
                 reg->readonly = reg->lock_fd >= 0;
         }
-        if (reg->lock_fd < 0)
-                return error_set(reterr, -errno, "cannot open %s: %s", reg->lock_path, strerror(errno));
+        if (reg->lock_fd < 0) {
+                int e = errno;
+                return error_set(reterr, -e, "cannot open %s: %s%s", reg->lock_path, strerror(e),
+                                 e == EACCES || e == EPERM ? " (the claims registry is root-only: run hostdev as root)"
+                                                           : "");
+        }
         r = registry_reload(reg, reterr);
         if (r < 0)
                 return r;
