@@ -33,14 +33,14 @@ int attach_ctx_open(struct attach_ctx *ctx, const char *domain, const char *path
         ctx->domain = strdup(domain);
         if (!ctx->domain)
                 return -ENOMEM;
-        /* <remote> USB sources: import the device over USB/IP first (usbip.c); the resolver then
-         * selects the local vhci device that stands for it */
-        r = usbip_import_file(ctx->f, reterr);
-        if (r < 0)
-                return r;
         r = registry_open(&ctx->reg, reterr);
         if (r < 0)
                 return error_prefix(reterr, r, "cannot open the registry");
+        /* <remote> USB sources: import the device over USB/IP first (usbip.c; not what the domain
+         * holds already); the resolver then selects the local vhci device that stands for it */
+        r = usbip_import_file(ctx->f, ctx->reg, ctx->domain, reterr);
+        if (r < 0)
+                return r;
         r = inventory_scan(&ctx->inv, reterr);
         if (r < 0)
                 return error_prefix(reterr, r, "scanning host devices");

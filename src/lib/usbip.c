@@ -1022,11 +1022,24 @@ int usbip_detach_local(const char *local_busid, char **reterr) {
         return r;
 }
 
-int usbip_import_file(const struct hostdev_file *f, char **reterr) {
+static bool domain_holds(const struct registry *reg, const char *domain, const struct hostdev_def *def) {
+        _cleanup_free_ char *sel = NULL;
+        if (!reg || !domain || hostdev_def_format_source(def, &sel) < 0)
+                return false;
+        for (size_t i = 0; i < registry_n_claims(reg); i++) {
+                const struct claim *c = registry_claim_at(reg, i);
+                if (streq_ptr(c->domain, domain) && streq_ptr(c->selector_xml, sel))
+                        return true;
+        }
+        return false;
+}
+
+int usbip_import_file(const struct hostdev_file *f, const struct registry *reg, const char *domain,
+                      char **reterr) {
         int r, n = 0;
         for (size_t i = 0; i < f->n_defs; i++) {
                 const struct hostdev_def *def = f->defs[i];
-                if (def->type != HOSTDEV_TYPE_USB || !def->source.usb.remote_host)
+                if (def->type != HOSTDEV_TYPE_USB || !def->source.usb.remote_host || domain_holds(reg, domain, def))
                         continue;
                 r = usbip_import_source(&def->source.usb, reterr);
                 if (r < 0)

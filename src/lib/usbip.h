@@ -157,8 +157,13 @@ int usbip_remote_devlist(const char *host, unsigned port, struct usbip_devlist *
 int usbip_import_source(const struct usb_source *s, char **reterr);
 /* Detach the import whose local device has sysfs name local_busid (and drop its record). */
 int usbip_detach_local(const char *local_busid, char **reterr);
-/* For every def of f with <remote>: usbip_import_source. */
-int usbip_import_file(const struct hostdev_file *f, char **reterr);
+/* For every def of f with <remote>: usbip_import_source — except the defs `domain` already
+ * holds a claim for in reg (same normalised <source>; reg and domain may be NULL): detaching or
+ * re-attaching what a domain holds never imports, and works while the dongle host is down.
+ * Returns the number of new imports. */
+struct registry;
+int usbip_import_file(const struct hostdev_file *f, const struct registry *reg, const char *domain,
+                      char **reterr);
 /* Give back the imports of claims: for each USB claim whose device (c->usb.port, local
  * sysfs name) is a hostdev import, detach it. */
 struct claim;
