@@ -88,8 +88,8 @@ static int watch_main(int argc, char **argv) {
         while ((c = getopt_long(argc, argv, "v", opts, NULL)) >= 0) {
                 switch (c) {
                 case 'c':
-                        say("hostdev: error: ", "watch --connect: libvirt domains are not followed by the daemon; "
-                            "libvirt re-attaches its own <hostdev> devices");
+                        say("hostdev: error: ", "watch --connect: libvirt domains are followed by "
+                            "'hostdev watch --connect URI', not by this slim twin");
                         return W_EXIT_USAGE;
                 case 'd':
                         o.domain = optarg;
@@ -141,6 +141,7 @@ int main(int argc, char **argv) {
 }
 #else
 #include "cli.h"
+#include "virt-cli.h"
 
 /* The slim twin's path, or NULL. */
 static char *find_helper(void) {
@@ -166,6 +167,9 @@ static char *find_helper(void) {
 
 int verb_watch(int argc, char **argv) {
         const char *noexec = getenv("HOSTDEV_WATCH_NO_EXEC");
+
+        if (virt_cli_uri(argc, argv)) /* libvirt domains: needs libvirt, stays here (virt-cli.c) */
+                return virt_cli_watch(argc, argv);
         if (isempty(noexec) || streq(noexec, "0")) {
                 _cleanup_free_ char *helper = find_helper();
                 if (helper) {
