@@ -1198,7 +1198,7 @@ static void reconcile(struct vwatch *w) {
 static void on_timer(int timer, void *opaque) {
         struct vwatch *w = opaque;
         reconcile(w);
-        virEventUpdateTimeout(timer, (int) (w->o->reconcile_ms ? w->o->reconcile_ms : 2000));
+        virEventUpdateTimeout(timer, (int) (w->o->reconcile_ms ? w->o->reconcile_ms : 5000));
 }
 
 static void soon(struct vwatch *w) {

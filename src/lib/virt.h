@@ -135,7 +135,7 @@ int virt_detach_domain_claims(struct virt_conn *c, const char *domain, virt_log_
  * identity: detach the stale entry by its old bus/device, attach the new one), domain
  * lifecycle events (started: its claims are attached, metadata selectors claimed; stopped:
  * its claims go back to "claimed" — reserved for it, never handed to another domain), and
- * reconciles every reconcile_ms (0: 2000). ready_file (may be NULL) is created once
+ * reconciles every reconcile_ms (0: 5000). ready_file (may be NULL) is created once
  * listening. */
 struct virt_watch_options {
         const char *uri;
