@@ -44,6 +44,7 @@ struct devref { /* a host device the loop is about to give to a claim */
         unsigned bus, devnum;
         char *node, *desc;
         uint64_t t0; /* uevent receipt, 0 if not from a uevent */
+        uint64_t t_sent; /* device_add sent */
 };
 
 struct wclaim {
@@ -665,6 +666,7 @@ static void send_add(struct wdomain *d, struct wclaim *cl, struct devref *ref) {
         json_object_object_add(a, "hostaddr", json_object_new_int((int) ref->devnum));
         devref_done(&cl->adding);
         cl->adding = *ref;
+        cl->adding.t_sent = now_usec();
         *ref = (struct devref){ 0 };
         cl->del_after_add = false;
         cl->state = CS_ADDING;
@@ -690,9 +692,13 @@ static void on_add_reply(struct wdomain *d, const char *qdev_id, const struct qm
                 cl->c.devnum = cl->adding.devnum;
                 free(cl->c.node);
                 cl->c.node = TAKE_PTR(cl->adding.node);
-                if (cl->adding.t0)
+                if (cl->adding.t0) {
                         wlog(w, WATCH_LOG_INFO, "re-attached %s to %s in %.1f ms", strna(cl->adding.desc),
                              d->name, (double) (t1 - cl->adding.t0) / 1000.0);
+                        wlog(w, WATCH_LOG_DEBUG, "%s: %.1f ms from the uevent to device_add, %.1f ms in QEMU's device_add",
+                             d->name, (double) (cl->adding.t_sent - cl->adding.t0) / 1000.0,
+                             (double) (t1 - cl->adding.t_sent) / 1000.0);
+                }
                 else
                         wlog(w, WATCH_LOG_INFO, "attached %s to %s", strna(cl->adding.desc), d->name);
                 devref_done(&cl->adding);
@@ -904,8 +910,8 @@ static void handle_uevent(struct watch *w, const struct usb_uevent *ev) {
                         device_removed(w, cl);
                 return;
         }
-        if (ev->action != UEVENT_ADD && ev->action != UEVENT_CHANGE && ev->action != UEVENT_BIND)
-                return;
+        if (ev->action != UEVENT_ADD)
+                return; /* bind/change of a device we saw being added: nothing new */
 
         _cleanup_free_ char *dir = path_join(sysfs_root(), ev->devpath, NULL);
         _cleanup_(nodedev_freep) struct nodedev *dev = NULL;
