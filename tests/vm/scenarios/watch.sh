@@ -9,13 +9,14 @@
 set -eu
 . "$(dirname "$0")/qemu-lib.sh"
 . "$(dirname "$0")/watch-lib.sh"
+step() { echo "--- [${SECONDS}s] $*"; }
 export HOSTDEV_STATE_DIR=/run/hostdev-scenario-watch
 rm -rf "$HOSTDEV_STATE_DIR"
 W=$(mktemp -d)
 RA= RB= QC= WD=
 cleanup() {
         for p in $RA $RB $QC $WD; do kill "$p" 2>/dev/null || true; done
-        cp "$W"/*.err "$W"/*.log "$VM_OUT"/ 2>/dev/null || true
+        cp "$W"/*.err "$W"/*.log "$W"/watch.log "$VM_OUT"/ 2>/dev/null || true
         # put the dongles back where hardware.sh says (scenarios share one boot)
         vmctl plug dongle-a port=1 >/dev/null 2>&1 || true
         vmctl replug dongle-b port=2 off=0.1 >/dev/null 2>&1 || true
