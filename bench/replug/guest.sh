@@ -26,7 +26,7 @@ bport=${bport#*-}
 
 INNER_QEMU+=(-S) # the inner guests need not run: usb-host opens its device at realize
 mkfifo "$W/inject"
-HOSTDEV_WATCH_INJECT=$W/inject "$H" watch 2>"$W/watch.log" &
+HOSTDEV_WATCH_INJECT=$W/inject "$H" watch --verbose 2>"$W/watch.log" &
 WD=$!
 "${INNER_QEMU[@]}" -qmp "unix:$W/h.qmp,server=on,wait=off" >"$W/h.log" 2>&1 &
 QH=$!
@@ -44,7 +44,10 @@ python3 "$VM_SRC/bench/replug/measure.py" --replugs "${BENCH_REPLUGS:-50}" --mov
         --synthetic "${BENCH_SYNTHETIC:-1000}" --hostdev-qemu "$QH" --autoscan-qemu "$QA" \
         --daemon "$WD" --daemon-log "$W/watch.log" --fifo "$W/inject" | tee "$VM_OUT/bench-replug.txt"
 rc=${PIPESTATUS[0]}
-echo "--- the daemon's log (first and last lines):"
-head -5 "$W/watch.log"; echo ...; tail -5 "$W/watch.log"
+echo "--- the daemon's split of its re-attach times (uevent -> device_add sent / QEMU's device_add):"
+grep -o 'debug: bench-h: .*' "$W/watch.log" | awk '{a[NR]=$3; b[NR]=$10} END {
+        n = asort(a); asort(b); if (n) printf "  loop: p50 %s ms, max %s ms; QEMU device_add: p50 %s ms, max %s ms (n=%d)\n", a[int((n+1)/2)], a[n], b[int((n+1)/2)], b[n], n }'
+echo "--- the daemon's log (last lines):"
+grep -v '^debug:' "$W/watch.log" | tail -5
 cp "$W/watch.log" "$VM_OUT/watch.log" 2>/dev/null || true
 exit "$rc"
