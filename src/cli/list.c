@@ -217,9 +217,12 @@ static int print_tree(const struct inventory *inv, bool *keep) {
                         t.children[i][b - 1] = x;
                 }
         keep[0] = true;
-        _cleanup_strbuf_ struct strbuf prefix = STRBUF_INIT;
-        strbuf_append(&prefix, "");
-        tree_print(&t, 0, &prefix, true, true);
+        {
+                /* in a block: the gotos above must not jump into its cleanup's scope */
+                _cleanup_strbuf_ struct strbuf prefix = STRBUF_INIT;
+                strbuf_append(&prefix, "");
+                tree_print(&t, 0, &prefix, true, true);
+        }
 out:
         if (t.children)
                 for (size_t i = 0; i < inv->n_devs; i++)
