@@ -3,8 +3,11 @@
 #
 # In the test VM, two "hosts" share the kernel but not their network or their hostdev state:
 #   the dongle host  "dh": network namespace dh (usbipd -D runs there), HOSTDEV_STATE_DIR=/run/hostdev-dh
-#   the VM host      "hv": network namespace hv,                      HOSTDEV_STATE_DIR=/run/hostdev-hv
-# joined by a veth pair with addresses of a private test range inside those namespaces only.
+#   the VM host      "hv": the test VM's own namespace,                 HOSTDEV_STATE_DIR=/run/hostdev-hv
+# joined by a veth pair with addresses of a private test range (10.213.13.0/30, only on that
+# pair, inside the test VM). The hostdev commands of both sides that follow USB events (`watch`,
+# `run`) stay in the VM's initial network namespace: udevd's event rebroadcast (what libudev
+# monitors) is only seen there; export/unexport run inside dh.
 #
 #  1. dh: DONGLE-C exported by serial (`hostdev export`): bound to usbip-host, claimed by "export".
 #  2. hv: an inner QEMU under `hostdev run` gets it by serial + <remote>: imported through
@@ -28,7 +31,7 @@ HV_ADDR=10.213.13.1
 W=$(mktemp -d)
 RPID= WPID=
 dh() { ip netns exec dh env HOSTDEV_STATE_DIR=$DH_STATE "$@"; }
-hv() { ip netns exec hv env HOSTDEV_STATE_DIR=$HV_STATE "$@"; }
+hv() { env HOSTDEV_STATE_DIR=$HV_STATE "$@"; }
 cleanup() {
         set +e
         [ -z "$RPID" ] || kill "$RPID" 2>/dev/null
@@ -43,7 +46,7 @@ cleanup() {
         done 2>/dev/null
         ip netns pids dh 2>/dev/null | xargs -r kill 2>/dev/null
         ip netns del dh 2>/dev/null
-        ip netns del hv 2>/dev/null
+        ip link del vhv 2>/dev/null
         # put DONGLE-C back where hardware.sh says (scenarios share one boot)
         vmctl unplug dongle-c >/dev/null 2>&1
         vmctl plug dongle-c port=3 >/dev/null 2>&1
@@ -111,14 +114,14 @@ phys_of "$SERIAL" >/dev/null || fail "$SERIAL missing in the guest"
 P0=$(phys_of "$SERIAL")
 echo "$SERIAL is $P0 on driver $(usbdrv "$P0")"
 
-step "two hosts: network namespaces dh and hv, a veth pair, usbipd in dh"
+step "two hosts: network namespace dh, a veth pair to the VM host, usbipd in dh"
 ip netns add dh
-ip netns add hv
-ip link add vhv netns hv type veth peer name vdh netns dh
+ip link add vhv type veth peer name vdh netns dh
 ip -n dh addr add $DH_ADDR/30 dev vdh
-ip -n hv addr add $HV_ADDR/30 dev vhv
+ip addr add $HV_ADDR/30 dev vhv
 ip -n dh link set lo up; ip -n dh link set vdh up
-ip -n hv link set lo up; ip -n hv link set vhv up
+ip link set vhv up
+ping -c 1 -W 5 $DH_ADDR >/dev/null || fail "no route from the VM host to the dongle host"
 ip netns exec dh usbipd -D
 wait_for 20 ip netns exec dh sh -c 'cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -q ":0CA8 "' ||
         fail "usbipd does not listen on 3240 in dh"
@@ -158,13 +161,13 @@ want_rc 1
 printf '%s' "$ERR" | grep -q "exported over USB/IP" || fail "dh: the exported dongle is selectable locally"
 
 step "dh: hostdev watch (re-exports a replugged dongle)"
-ip netns exec dh env HOSTDEV_STATE_DIR=$DH_STATE "$H" watch --verbose >"$W/dh-watch.log" 2>&1 &
+env HOSTDEV_STATE_DIR=$DH_STATE "$H" watch --verbose >"$W/dh-watch.log" 2>&1 &
 WPID=$!
 
 step "2. hv: hostdev run, the dongle by serial + <remote>"
 run hv "$H" validate "$W/vm.xml"
 want_rc 0
-ip netns exec hv env HOSTDEV_STATE_DIR=$HV_STATE "$H" run --name vm-r "$W/vm.xml" -- "${INNER_QEMU[@]}" \
+env HOSTDEV_STATE_DIR=$HV_STATE "$H" run --name vm-r "$W/vm.xml" -- "${INNER_QEMU[@]}" \
         -qmp "unix:$W/r.mon,server=on,wait=off" >"$W/run.out" 2>"$W/run.err" &
 RPID=$!
 wait_for 120 test -S "$W/r.mon" || { cat "$W/run.err"; fail "vm-r did not start"; }
@@ -217,7 +220,7 @@ grep -E "exported .* again" "$W/dh-watch.log" || fail "dh watch did not log the 
 
 step "6. the dongle host's USB/IP side restarts: stub unbound, usbipd restarted, exported again"
 echo "$P1" >/sys/bus/usb/drivers/usbip-host/unbind
-ip netns pids dh | while read -r p; do [ "$(cat /proc/$p/comm)" = usbipd ] && kill "$p"; done
+for p in $(ip netns pids dh); do [ "$(cat /proc/$p/comm)" != usbipd ] || kill "$p"; done
 not_imported() { ! vhci_of "$SERIAL" >/dev/null; }
 wait_for 30 not_imported || fail "the import did not end when the stub was unbound"
 ip netns exec dh usbipd -D
