@@ -926,8 +926,9 @@ static void handle_uevent(struct watch *w, const struct usb_uevent *ev) {
         }
         if (dev->cap != NODEDEV_CAP_USB_DEVICE)
                 return;
-        /* dongle host: an exported dongle that came back (any port) goes to usbip-host again */
-        r = usbip_reexport_device(w->reg, dev, &err);
+        /* dongle host: an exported dongle that came back (any port) goes to usbip-host again
+         * (on "add" only: a "bind" after `unexport` gave it back must stay with its driver) */
+        r = ev->action == UEVENT_ADD ? usbip_reexport_device(w->reg, dev, &err) : 0;
         if (r != 0) {
                 if (r > 0)
                         wlog(w, WATCH_LOG_INFO, "exported %s (%04x:%04x serial %s) over USB/IP again", strna(dev->name),
