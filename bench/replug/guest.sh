@@ -39,14 +39,30 @@ dongle_xml DONGLE-A >"$W/a.xml"
 "$H" attach-device bench-h "$W/a.xml" --qmp "$W/h.qmp" || fail "attach-device failed"
 echo "hostdev side: DONGLE-A in QEMU pid $QH (attach-device + hostdev watch pid $WD)"
 echo "autoscan side: DONGLE-B in QEMU pid $QA (-device usb-host,hostbus=$bbus,hostport=$bport)"
-sleep 3 # autoscan's first scan
+# autoscan's first scan: does it hold DONGLE-B before we start?
+set -- $(dongle_dev DONGLE-B)
+held=no
+for _ in $(seq 100); do
+        if ls -l /proc/$QA/fd 2>/dev/null | grep -q "/dev/bus/usb/$(printf %03d "$1")/$(printf %03d "$2")"; then held=yes; break; fi
+        sleep 0.1
+done
+echo "autoscan QEMU holds DONGLE-B at start: $held"
+qmp "$W/a.qmp" human-monitor-command '{"command-line": "info usb"}' || true
 python3 "$VM_SRC/bench/replug/measure.py" --replugs "${BENCH_REPLUGS:-50}" --moves "${BENCH_MOVES:-20}" \
         --synthetic "${BENCH_SYNTHETIC:-1000}" --hostdev-qemu "$QH" --autoscan-qemu "$QA" \
         --daemon "$WD" --daemon-log "$W/watch.log" --fifo "$W/inject" | tee "$VM_OUT/bench-replug.txt"
 rc=${PIPESTATUS[0]}
-echo "--- the daemon's split of its re-attach times (uevent -> device_add sent / QEMU's device_add):"
-grep -o 'debug: bench-h: .*' "$W/watch.log" | awk '{a[NR]=$3; b[NR]=$10} END {
-        n = asort(a); asort(b); if (n) printf "  loop: p50 %s ms, max %s ms; QEMU device_add: p50 %s ms, max %s ms (n=%d)\n", a[int((n+1)/2)], a[n], b[int((n+1)/2)], b[n], n }'
+echo "--- the daemon's split of its re-attach times (uevent -> device_add sent / QEMU's device_add), ms:"
+grep -o 'debug: bench-h: .*' "$W/watch.log" | awk '{print $3}' | sort -n >"$W/loop.ms" || true
+grep -o 'debug: bench-h: .*' "$W/watch.log" | awk '{print $10}' | sort -n >"$W/qemu.ms" || true
+n=$(wc -l <"$W/loop.ms")
+if [ "$n" -gt 0 ]; then
+        echo "  loop (uevent -> device_add sent): p50 $(sed -n "$(((n + 1) / 2))p" "$W/loop.ms"), max $(tail -1 "$W/loop.ms") (n=$n)"
+        echo "  QEMU's device_add round trip:     p50 $(sed -n "$(((n + 1) / 2))p" "$W/qemu.ms"), max $(tail -1 "$W/qemu.ms")"
+fi
+echo "--- autoscan QEMU: info usb now, and its log"
+qmp "$W/a.qmp" human-monitor-command '{"command-line": "info usb"}' || true
+cat "$W/a.log" || true
 echo "--- the daemon's log (last lines):"
 grep -v '^debug:' "$W/watch.log" | tail -5
 cp "$W/watch.log" "$VM_OUT/watch.log" 2>/dev/null || true
