@@ -24,7 +24,7 @@ bbus=$1
 bport=$(basename "$(dirname "$(grep -l '^DONGLE-B$' /sys/bus/usb/devices/*/serial)")")
 bport=${bport#*-}
 
-INNER_QEMU+=(-S) # the inner guests need not run: usb-host opens its device at realize
+# Both inner guests run (no -S): QEMU's usb-host autoscan only scans while the VM is running.
 mkfifo "$W/inject"
 HOSTDEV_WATCH_INJECT=$W/inject "$H" watch --verbose 2>"$W/watch.log" &
 WD=$!
