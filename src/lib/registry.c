@@ -1460,6 +1460,8 @@ char *claim_identity_string(const struct claim *c) {
                                      strempty(c->pci.orig_driver), c->pci.orig_driver ? ")" : "");
         default: {
                 const char *k = strchr(c->key, ':');
+                if (c->caps_target) /* capabilities mode: where it went */
+                        return strdup_printf("%s in %s", k ? k + 1 : c->key, c->caps_target);
                 return strdup(k ? k + 1 : c->key);
         }
         }

@@ -83,6 +83,8 @@ expect_match "via 10\.99\.0\.1 dev veth-c" "$(ip -n "$C" route get 10.97.0.5)" "
 expect_exit 0 hh status --json
 expect_match '"key": ?"net:veth-c"' "$OUT" "status"
 expect_match '"domain": ?"ctr1"' "$OUT" "status"
+expect_exit 0 hh status
+expect_match "veth-c in /run/netns/$C +ctr1" "$OUT" "status table"
 
 # ---- another domain cannot take it (it is not on the host any more, and it is claimed)
 expect_exit 1 hh attach-device ctr2 "$T/net.xml" --netns "/run/netns/$C2"
