@@ -192,11 +192,12 @@ static int parse_line(const char *s, size_t n, struct qmp_msg **ret, char **rete
 
 int qmp_parser_next(struct qmp_parser *p, struct qmp_msg **ret, char **reterr) {
         for (;;) {
-                char *start = p->buf + p->off, *nl;
                 size_t avail = p->len - p->off, n;
+                char *start, *nl;
 
-                if (avail == 0)
+                if (avail == 0) /* (buf may be NULL then: no pointer arithmetic on it) */
                         return 0;
+                start = p->buf + p->off;
                 nl = memchr(start + p->scan, '\n', avail - p->scan);
                 if (!nl) {
                         if (p->skipping) {

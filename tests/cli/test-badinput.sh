@@ -24,8 +24,15 @@ export HOSTDEV_STATE_DIR=$W/state
 MEM_KB=400000 # address space; hostdev needs ~60 MB
 TIME_S=30
 
-# bounded CMD...: run hostdev with its arguments under the memory and time bounds
-bounded() { (ulimit -v $MEM_KB; exec timeout -s KILL $TIME_S "$HOSTDEV_BIN" "$@"); }
+# bounded CMD...: run hostdev with its arguments under the memory and time bounds. An
+# AddressSanitizer build reserves terabytes of address space, so there the bound is ASan's own
+# RSS limit (it aborts the process above it) instead of ulimit -v.
+if grep -q __asan_init "$HOSTDEV_BIN"; then
+        export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}hard_rss_limit_mb=$((MEM_KB / 1024 + 200))"
+        bounded() { timeout -s KILL $TIME_S "$HOSTDEV_BIN" "$@"; }
+else
+        bounded() { (ulimit -v $MEM_KB; exec timeout -s KILL $TIME_S "$HOSTDEV_BIN" "$@"); }
+fi
 
 # A state directory with a claim in it (vm-keep holds DONGLE-A, live: the test's own shell).
 mkdir -m 0700 "$HOSTDEV_STATE_DIR"
