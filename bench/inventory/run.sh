@@ -106,17 +106,20 @@ check_outputs() { # the two tools must list the same PCI functions, or the timin
 }
 
 declare -A T_HD T_LS T_FULL N_PCI N_FULL
+k1=$(echo $SCALES | awk '{print $1}')
 for k in $SCALES; do
         p=$(tree pci "$k")
-        f=$(tree full "$k")
         N_PCI[$k]=$(check_outputs "$p")
-        N_FULL[$k]=$(count "$f" total)
         T_HD[$k]=$(median_of "HOSTDEV_SYSFS_ROOT=$p/sys" "$HD" list --json)
         T_LS[$k]=$(median_of - lspci -A linux-sysfs -O "sysfs.path=$p/sys/bus/pci" -D -nn)
+        # the trees of all scales do not fit tmpfs' inodes together: keep only the first scale's
+        [ $KEEP = 1 ] || [ "$k" = "$k1" ] || rm -rf "$p"
+        f=$(tree full "$k")
+        N_FULL[$k]=$(count "$f" total)
         T_FULL[$k]=$(median_of "HOSTDEV_SYSFS_ROOT=$f/sys" "$HD" list --json)
+        [ $KEEP = 1 ] || [ "$k" = "$k1" ] || rm -rf "$f"
 done
 
-k1=$(echo $SCALES | awk '{print $1}')
 f1=$(tree full "$k1")
 echo
 echo "== at scale ${k1}x (one run of every measurement; ratio = hostdev time / peer time) =="
