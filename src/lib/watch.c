@@ -60,6 +60,7 @@ struct wclaim {
         unsigned rc_bus, rc_addr;
         char *rc_hostdevice;
         uint64_t del_deadline;
+        uint64_t unplugged_at; /* its device went away (a replug may follow) */
         bool mark;
 };
 
@@ -818,6 +819,7 @@ static void device_removed(struct watch *w, struct wclaim *cl) {
         cl->c.bus = cl->c.devnum = 0;
         free(cl->c.node);
         cl->c.node = NULL;
+        cl->unplugged_at = now_usec();
         if (!d)
                 return;
         if (cl->state == CS_PRESENT && d->state == D_READY) {
@@ -1468,13 +1470,19 @@ static void registry_refresh(struct watch *w, bool gc) {
 }
 
 /* ---- loop ---------------------------------------------------------------------------------- */
+/* After an unplug, stay connected this long: the replug usually follows within seconds and
+ * then needs no reconnect. */
+#define REPLUG_LINGER_USEC (5000 * USEC_PER_MSEC)
+
 static bool domain_busy(struct watch *w, struct wdomain *d) {
+        uint64_t now = now_usec();
         if (d->cmds || d->reconciling || d->reconcile_wanted)
                 return true;
         for (size_t i = 0; i < w->n_claims; i++) {
                 struct wclaim *cl = w->claims[i];
                 if (streq_ptr(cl->c.domain, d->name) &&
-                    (cl->queued.set || cl->state == CS_ADDING || cl->state == CS_DELETING || cl->rc_pending))
+                    (cl->queued.set || cl->state == CS_ADDING || cl->state == CS_DELETING || cl->rc_pending ||
+                     (cl->c.bus == 0 && cl->unplugged_at && now - cl->unplugged_at < REPLUG_LINGER_USEC)))
                         return true;
         }
         return false;

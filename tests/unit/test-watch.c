@@ -596,11 +596,15 @@ static void test_registry(void **state) {
                 "usb_1_2", "hostdev0", CLAIM_STATE_ATTACHED);
         /* vm-c: its process is gone */
         dead = fork();
-        if (dead == 0)
+        if (dead == 0) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                pause();
                 _exit(0);
+        }
         assert_true(dead > 0);
         reg_add(reg, "vm-c", dead, "/nonexistent.qmp", "usb:46f4:0001:serial:DONGLE-C", "DONGLE-C", "1-3.1",
                 0, 0, NULL, "hostdev0", CLAIM_STATE_UNPLUGGED);
+        kill(dead, SIGKILL);
         assert_int_equal(waitpid(dead, NULL, 0), dead);
 
         assert_int_equal(watch_new(&w, &o, &err), 0);
