@@ -37,7 +37,7 @@ static const struct verb verbs[] = {
           "  --connect URI    the domain is a libvirt domain on this connection\n"
           "                   (qemu:///system, qemu+ssh://host/system); libvirt gets a plain\n"
           "                   <hostdev> naming the selected device (excludes --qmp/--netns/--root)\n"
-          "  --config         with --connect: also change the persistent definition\n"
+          "  --config         with --connect: also keep the selectors in the domain's <metadata>\n"
           "  --netns PATH|PID container network namespace (capabilities net): the interface\n"
           "                   moves there with its <ip> addresses and <route>s\n"
           "  --root DIR       container root (capabilities storage/misc): the node is created there\n"
@@ -48,7 +48,7 @@ static const struct verb verbs[] = {
           "unplug devices from a VM, give them back and release their claims",
           "  --qmp SOCKET     the VM's QMP socket (default: the one recorded at attach)\n"
           "  --connect URI    the domain is a libvirt domain on this connection\n"
-          "  --config         with --connect: also change the persistent definition\n"
+          "  --config         with --connect: also keep the selectors in the domain's <metadata>\n"
           "  --netns PATH|PID accepted; the namespace recorded at attach is used\n"
           "  --root DIR       accepted; the root recorded at attach is used\n",
           "hostdev detach-device vm-a dongle.xml" },
