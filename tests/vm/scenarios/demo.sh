@@ -101,6 +101,14 @@ replug dongle-a DONGLE-A port=7 off=0.5
 vmcheck --timeout 20 --quiet "${VMS[@]}" || fail "DONGLE-A did not follow to vm-a"
 grep -h "re-attached" "$W/run-a.err" | sed 's/^/    /'
 grep -q "re-attached .*DONGLE-A.* to vm-a in " "$W/run-a.err" || fail "no re-attach line for vm-a"
+a_now=$(guest_sysfs DONGLE-A)
+echo "--- the same vm-a.xml still selects the same physical dongle (now usb_${a_now//[-.]/_}), held by vm-a:"
+run "$H" resolve "$W/vm-a.xml" --json
+printf '%s' "$OUT" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)[0]
+sys.exit(0 if r["device"] == sys.argv[1] and r["owner"] == "vm-a" else 1)' "usb_${a_now//[-.]/_}" ||
+        fail "vm-a.xml does not resolve to the moved dongle held by vm-a"
 
 step "A quick replug (0.2 s off) of the dongle on port 2-3 (vm-c, chosen by port)"
 replug dongle-c DONGLE-C off=0.2
