@@ -193,8 +193,9 @@ static void string_sanitize(char *v) {
                 bool ok = n < 4 && !(n == 1 && *p < 0xc2) && !(n == 3 && *p > 0xf4);
                 for (unsigned i = 1; ok && i <= n; i++)
                         ok = (p[i] & 0xc0) == 0x80;
-                if (ok && n == 2) /* no overlong forms, no surrogates */
-                        ok = !(p[0] == 0xe0 && p[1] < 0xa0) && !(p[0] == 0xed && p[1] >= 0xa0);
+                if (ok && n == 2) /* no overlong forms, no surrogates, not U+FFFE/U+FFFF (no XML Char) */
+                        ok = !(p[0] == 0xe0 && p[1] < 0xa0) && !(p[0] == 0xed && p[1] >= 0xa0) &&
+                             !(p[0] == 0xef && p[1] == 0xbf && p[2] >= 0xbe);
                 if (ok && n == 3)
                         ok = !(p[0] == 0xf0 && p[1] < 0x90) && !(p[0] == 0xf4 && p[1] >= 0x90);
                 if (!ok || (n == 0 && (*p < 0x20 || *p == 0x7f))) {
