@@ -611,10 +611,111 @@ static int claim_from_json(json_object *o, struct claim **ret) {
         return 0;
 }
 
+/* Element parsers for parse_json_array(): fill the zeroed element `elem` from object o; on
+ * failure the element may be half filled (the array's `done` frees it). */
+static int domain_record_from_json(json_object *o, void *elem) {
+        struct domain_record *d = elem;
+        int64_t v;
+        int r;
+
+        if (!json_object_is_type(o, json_type_object))
+                return -EBADMSG;
+        if ((r = jget_str(o, "name", true, &d->name)) < 0 ||
+            (r = jget_str(o, "qmp_socket", false, &d->qmp_socket)) < 0 ||
+            (r = jget_str(o, "uri", false, &d->uri)) < 0)
+                return r;
+        if ((r = jget_int(o, "pid", 0, INT32_MAX, &v)) < 0)
+                return r;
+        d->pid = (pid_t) v;
+        if ((r = jget_int(o, "starttime", 0, INT64_MAX, &v)) < 0)
+                return r;
+        d->starttime = v;
+        return 0;
+}
+
+static void domain_record_done_elem(void *elem) {
+        domain_record_done(elem);
+}
+
+static int claim_from_json_elem(json_object *o, void *elem) {
+        return claim_from_json(o, elem); /* elem is a struct claim * slot */
+}
+
+static void claim_free_elem(void *elem) {
+        struct claim **c = elem;
+        *c = claim_free(*c);
+}
+
+static int journal_entry_from_json(json_object *o, void *elem) {
+        struct journal_entry *j = elem;
+        int64_t v;
+        int r;
+
+        if (!json_object_is_type(o, json_type_object))
+                return -EBADMSG;
+        if ((r = jget_str(o, "op", true, &j->op)) < 0 || (r = jget_str(o, "domain", true, &j->domain)) < 0 ||
+            (r = jget_str(o, "key", false, &j->key)) < 0 || (r = jget_str(o, "step", false, &j->step)) < 0)
+                return r;
+        if ((r = jget_int(o, "id", 0, INT64_MAX, &v)) < 0)
+                return r;
+        j->id = v;
+        if ((r = jget_int(o, "pid", 0, INT32_MAX, &v)) < 0)
+                return r;
+        j->pid = (pid_t) v;
+        if ((r = jget_int(o, "starttime", 0, INT64_MAX, &v)) < 0)
+                return r;
+        j->starttime = v;
+        if ((r = jget_int(o, "since", 0, INT64_MAX, &v)) < 0)
+                return r;
+        j->since = (time_t) v;
+        return 0;
+}
+
+static void journal_entry_done_elem(void *elem) {
+        journal_entry_done(elem);
+}
+
+/* Parse the optional array root[key] into a fresh calloc'ed array of elements of `size` bytes,
+ * each filled by parse(). A missing key gives NULL / 0; a non-array is -EBADMSG. On failure
+ * every element parsed so far (and the half-parsed one) goes through done() and *ret / *ret_n
+ * are untouched. */
+static int parse_json_array(json_object *root, const char *key, size_t size,
+                            int (*parse)(json_object *o, void *elem), void (*done)(void *elem), void **ret,
+                            size_t *ret_n) {
+        json_object *arr;
+        uint8_t *a;
+        size_t n;
+        int r;
+
+        if (!json_object_object_get_ex(root, key, &arr)) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        if (!json_object_is_type(arr, json_type_array))
+                return -EBADMSG;
+        n = json_object_array_length(arr);
+        a = calloc(n ? n : 1, size);
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                r = parse(json_object_array_get_idx(arr, i), a + i * size);
+                if (r < 0) {
+                        for (size_t k = 0; k <= i; k++)
+                                done(a + k * size);
+                        free(a);
+                        return r;
+                }
+        }
+        *ret = a;
+        *ret_n = n;
+        return 0;
+}
+
 static int registry_from_json(struct registry *reg, const char *text) {
         _cleanup_json_ json_object *root = NULL;
-        json_object *arr;
         enum json_tokener_error jerr = json_tokener_success;
+        void *a;
         int64_t v;
         int r;
 
@@ -629,75 +730,21 @@ static int registry_from_json(struct registry *reg, const char *text) {
                 return r;
         reg->next_id = v > 0 ? (unsigned long long) v : 1;
 
-        if (json_object_object_get_ex(root, "domains", &arr)) {
-                if (!json_object_is_type(arr, json_type_array))
-                        return -EBADMSG;
-                size_t n = json_object_array_length(arr);
-                reg->domains = calloc(n ? n : 1, sizeof(*reg->domains));
-                if (!reg->domains)
-                        return -ENOMEM;
-                for (size_t i = 0; i < n; i++) {
-                        json_object *o = json_object_array_get_idx(arr, i);
-                        struct domain_record *d = &reg->domains[reg->n_domains++];
-                        if (!json_object_is_type(o, json_type_object))
-                                return -EBADMSG;
-                        if ((r = jget_str(o, "name", true, &d->name)) < 0 ||
-                            (r = jget_str(o, "qmp_socket", false, &d->qmp_socket)) < 0 ||
-                            (r = jget_str(o, "uri", false, &d->uri)) < 0)
-                                return r;
-                        if ((r = jget_int(o, "pid", 0, INT32_MAX, &v)) < 0)
-                                return r;
-                        d->pid = (pid_t) v;
-                        if ((r = jget_int(o, "starttime", 0, INT64_MAX, &v)) < 0)
-                                return r;
-                        d->starttime = v;
-                }
-        }
-        if (json_object_object_get_ex(root, "claims", &arr)) {
-                if (!json_object_is_type(arr, json_type_array))
-                        return -EBADMSG;
-                size_t n = json_object_array_length(arr);
-                reg->claims = calloc(n ? n : 1, sizeof(*reg->claims));
-                if (!reg->claims)
-                        return -ENOMEM;
-                for (size_t i = 0; i < n; i++) {
-                        r = claim_from_json(json_object_array_get_idx(arr, i), &reg->claims[reg->n_claims]);
-                        if (r < 0)
-                                return r;
-                        reg->n_claims++;
-                }
-        }
-        if (json_object_object_get_ex(root, "journal", &arr)) {
-                if (!json_object_is_type(arr, json_type_array))
-                        return -EBADMSG;
-                size_t n = json_object_array_length(arr);
-                reg->journal = calloc(n ? n : 1, sizeof(*reg->journal));
-                if (!reg->journal)
-                        return -ENOMEM;
-                for (size_t i = 0; i < n; i++) {
-                        json_object *o = json_object_array_get_idx(arr, i);
-                        struct journal_entry *j = &reg->journal[reg->n_journal++];
-                        if (!json_object_is_type(o, json_type_object))
-                                return -EBADMSG;
-                        if ((r = jget_str(o, "op", true, &j->op)) < 0 ||
-                            (r = jget_str(o, "domain", true, &j->domain)) < 0 ||
-                            (r = jget_str(o, "key", false, &j->key)) < 0 ||
-                            (r = jget_str(o, "step", false, &j->step)) < 0)
-                                return r;
-                        if ((r = jget_int(o, "id", 0, INT64_MAX, &v)) < 0)
-                                return r;
-                        j->id = v;
-                        if ((r = jget_int(o, "pid", 0, INT32_MAX, &v)) < 0)
-                                return r;
-                        j->pid = (pid_t) v;
-                        if ((r = jget_int(o, "starttime", 0, INT64_MAX, &v)) < 0)
-                                return r;
-                        j->starttime = v;
-                        if ((r = jget_int(o, "since", 0, INT64_MAX, &v)) < 0)
-                                return r;
-                        j->since = (time_t) v;
-                }
-        }
+        r = parse_json_array(root, "domains", sizeof(*reg->domains), domain_record_from_json,
+                             domain_record_done_elem, &a, &reg->n_domains);
+        if (r < 0)
+                return r;
+        reg->domains = a;
+        r = parse_json_array(root, "claims", sizeof(*reg->claims), claim_from_json_elem, claim_free_elem, &a,
+                             &reg->n_claims);
+        if (r < 0)
+                return r;
+        reg->claims = a;
+        r = parse_json_array(root, "journal", sizeof(*reg->journal), journal_entry_from_json,
+                             journal_entry_done_elem, &a, &reg->n_journal);
+        if (r < 0)
+                return r;
+        reg->journal = a;
         return 0;
 }
 
