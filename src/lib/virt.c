@@ -13,14 +13,12 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
-
 #include "error.h"
 #include "hostdev-xml.h"
 #include "resolve.h"
 #include "uevent.h"
 #include "util.h"
+#include "virt-dl.h" /* libvirt, loaded on first use: its names call through virt_dl */
 #include "watch.h"
 #include "xml-util.h"
 
@@ -73,9 +71,13 @@ static void vlog(virt_log_func log, void *userdata, int level, const char *fmt, 
 
 int virt_open(const char *uri, struct virt_conn **ret, char **reterr) {
         _cleanup_free_ struct virt_conn *c = NULL;
+        int r;
 
         if (isempty(uri))
                 return error_set(reterr, -EINVAL, "--connect needs a libvirt URI");
+        r = virt_dl_load(reterr);
+        if (r < 0)
+                return r;
         if (virInitialize() < 0)
                 return virt_err(reterr, -EIO, "cannot initialise libvirt");
         virSetErrorFunc(NULL, quiet_error); /* the library never prints */
@@ -87,7 +89,7 @@ int virt_open(const char *uri, struct virt_conn **ret, char **reterr) {
         }
         c->conn = virConnectOpen(uri);
         if (!c->conn) {
-                int r = virt_err(reterr, -ECONNREFUSED, "cannot connect to libvirt at %s", uri);
+                r = virt_err(reterr, -ECONNREFUSED, "cannot connect to libvirt at %s", uri);
                 free(c->uri);
                 return r;
         }
@@ -1273,6 +1275,9 @@ int virt_watch_run(const struct virt_watch_options *o, char **reterr) {
         int hwatch = -1, swatch = -1, cb = -1, r;
         sigset_t mask, old;
 
+        r = virt_dl_load(reterr);
+        if (r < 0)
+                return r;
         if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0)
                 return virt_err(reterr, -EIO, "cannot start libvirt's event loop");
         r = virt_open(o->uri, &c, reterr);
