@@ -4,6 +4,7 @@
 #include <getopt.h>
 
 #include "macro.h"
+#include "watch.h"
 
 /* Exit statuses (CONTRACT.md). */
 #define EXIT_OK 0
@@ -15,6 +16,20 @@
 void log_error(const char *fmt, ...) _printf_(1, 2);
 void log_warning(const char *fmt, ...) _printf_(1, 2);
 void log_info(const char *fmt, ...) _printf_(1, 2);
+
+/* The library's log lines (watch.h's enum watch_log_level; virt.h's virt_log_func passes the
+ * same levels as int) on stderr (watch-log.c): errors and warnings as log_error/log_warning
+ * print them ("hostdev: error: LINE"), INFO as a bare "LINE" (the daemon's action lines) or,
+ * with prefix_info, as log_info prints it ("hostdev: LINE"); DEBUG only with debug, as
+ * "debug: LINE" (or "hostdev: LINE" with prefix_info). The callbacks take a
+ * const struct cli_log_style * as userdata (NULL: bare INFO, no DEBUG). */
+struct cli_log_style {
+        bool prefix_info;
+        bool debug;
+};
+void cli_log_line(const struct cli_log_style *style, int level, const char *line);
+void cli_watch_log(void *userdata, enum watch_log_level level, const char *line); /* watch_options.log */
+void cli_virt_log(void *userdata, int level, const char *line);                   /* virt_log_func */
 
 /* Report a library failure: msg if set, else a generic text for r (never a bare errno). */
 int report_error(int r, const char *msg, const char *what);

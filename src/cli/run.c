@@ -23,24 +23,6 @@
 #include "util.h"
 #include "watch.h"
 
-static void watch_log(void *userdata, enum watch_log_level level, const char *line) {
-        switch (level) {
-        case WATCH_LOG_ERROR:
-                log_error("%s", line);
-                break;
-        case WATCH_LOG_WARNING:
-                log_warning("%s", line);
-                break;
-        case WATCH_LOG_INFO:
-                log_info("%s", line);
-                break;
-        case WATCH_LOG_DEBUG:
-                if (getenv("HOSTDEV_DEBUG"))
-                        log_info("%s", line);
-                break;
-        }
-}
-
 /* Give everything of the domain back. Returns 0 or the first error (already reported). */
 static int release_all(struct registry *reg, const char *domain) {
         _cleanup_free_ char *err = NULL;
@@ -90,6 +72,8 @@ int verb_run(int argc, char **argv) {
         _cleanup_free_ char *err = NULL, *qmp_path = NULL, *watch_path = NULL, *qmp_arg = NULL,
                              *watch_arg = NULL;
         _cleanup_strv_free_ char **cmd = NULL;
+        /* the watch's action lines as log_info prints them; its debug lines with HOSTDEV_DEBUG */
+        const struct cli_log_style log_style = { .prefix_info = true, .debug = getenv("HOSTDEV_DEBUG") != NULL };
         _cleanup_(watch_freep) struct watch *w = NULL;
         _cleanup_close_ int sfd = -1;
         struct attach_ctx ctx = { 0 };
@@ -273,7 +257,9 @@ int verb_run(int argc, char **argv) {
         }
 
         if (use_watch) {
-                struct watch_options o = { .domain = ctx.domain, .log = watch_log };
+                struct watch_options o = { .domain = ctx.domain,
+                                           .log = cli_watch_log,
+                                           .userdata = (void *) &log_style };
                 r = watch_new(&w, &o, &err);
                 if (r >= 0)
                         r = watch_add_domain(w, ctx.domain, watch_path, &err);

@@ -16,26 +16,7 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct hostdev_file *, hostdev_file_free);
 
-static bool verbose;
-
-static void log_cb(void *userdata, int level, const char *line) {
-        (void) userdata;
-        switch (level) {
-        case WATCH_LOG_ERROR:
-                log_error("%s", line);
-                break;
-        case WATCH_LOG_WARNING:
-                log_warning("%s", line);
-                break;
-        case WATCH_LOG_INFO:
-                fprintf(stderr, "%s\n", line);
-                break;
-        default:
-                if (verbose)
-                        fprintf(stderr, "debug: %s\n", line);
-                break;
-        }
-}
+static struct cli_log_style log_style; /* --verbose: debug lines */
 
 const char *virt_cli_uri(int argc, char **argv) {
         for (int i = 1; i < argc; i++) {
@@ -97,8 +78,8 @@ int virt_cli_attach_detach(int argc, char **argv, bool attach) {
         }
         r = virt_open(uri, &c, &err);
         if (r >= 0)
-                r = attach ? virt_attach_file(c, f, domain, flags, log_cb, NULL, &err)
-                           : virt_detach_file(c, f, domain, flags, log_cb, NULL, &err);
+                r = attach ? virt_attach_file(c, f, domain, flags, cli_virt_log, &log_style, &err)
+                           : virt_detach_file(c, f, domain, flags, cli_virt_log, &log_style, &err);
         if (r < 0) {
                 report_error(r, err, argv[0]);
                 return r == -EOPNOTSUPP || r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
@@ -113,7 +94,7 @@ int virt_cli_watch(int argc, char **argv) {
                 { "verbose", no_argument, NULL, 'v' },
                 {},
         };
-        struct virt_watch_options wo = { .log = log_cb };
+        struct virt_watch_options wo = { .log = cli_virt_log, .userdata = &log_style };
         _cleanup_free_ char *err = NULL;
         const char *ready;
         int o, r;
@@ -127,7 +108,7 @@ int virt_cli_watch(int argc, char **argv) {
                         wo.domain = optarg;
                         break;
                 case 'v':
-                        verbose = true;
+                        log_style.debug = true;
                         break;
                 default:
                         return EXIT_USAGE;
@@ -159,7 +140,7 @@ void virt_cli_sync(const char *uri) {
         if (r >= 0)
                 r = inventory_scan(&inv, &err);
         if (r >= 0)
-                r = virt_sync_held(c, reg, inv, log_cb, NULL, &err);
+                r = virt_sync_held(c, reg, inv, cli_virt_log, &log_style, &err);
         if (r < 0)
                 log_warning("cannot compare the claims with what libvirt holds: %s", err ? err : strerror(-r));
 }
@@ -171,7 +152,7 @@ int virt_cli_release(const char *uri, const char *domain) {
 
         r = virt_open(uri, &c, &err);
         if (r >= 0)
-                r = virt_detach_domain_claims(c, domain, log_cb, NULL, &err);
+                r = virt_detach_domain_claims(c, domain, cli_virt_log, &log_style, &err);
         if (r < 0)
                 report_error(r, err, "release");
         return r;

@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 
+#include "cli.h"
 #include "error.h"
 #include "util.h"
 #include "watch.h"
@@ -29,7 +30,7 @@
 #define W_EXIT_FAIL 1
 #define W_EXIT_USAGE 2
 
-static bool verbose;
+static struct cli_log_style log_style; /* --verbose: debug lines */
 
 static void say(const char *prefix, const char *fmt, ...) _printf_(2, 3);
 static void say(const char *prefix, const char *fmt, ...) {
@@ -41,24 +42,6 @@ static void say(const char *prefix, const char *fmt, ...) {
         va_end(ap);
         fprintf(stderr, "%s%s\n", prefix, s ? s : fmt);
         free(s);
-}
-
-static void log_cb(void *userdata, enum watch_log_level level, const char *line) {
-        switch (level) {
-        case WATCH_LOG_ERROR:
-                say("hostdev: error: ", "%s", line);
-                break;
-        case WATCH_LOG_WARNING:
-                say("hostdev: warning: ", "%s", line);
-                break;
-        case WATCH_LOG_INFO:
-                say("", "%s", line);
-                break;
-        case WATCH_LOG_DEBUG:
-                if (verbose)
-                        say("debug: ", "%s", line);
-                break;
-        }
 }
 
 static int fail_with(int r, const char *msg, const char *what) {
@@ -77,7 +60,8 @@ static int watch_main(int argc, char **argv) {
                 {}
         };
         struct watch_options o = {
-                .log = log_cb,
+                .log = cli_watch_log,
+                .userdata = &log_style,
                 .idle_disconnect_ms = 500,
         };
         _cleanup_(watch_freep) struct watch *w = NULL;
@@ -95,7 +79,7 @@ static int watch_main(int argc, char **argv) {
                         o.domain = optarg;
                         break;
                 case 'v':
-                        verbose = true;
+                        log_style.debug = true;
                         break;
                 default:
                         return W_EXIT_USAGE;
