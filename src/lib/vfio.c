@@ -354,10 +354,8 @@ static int record_read(const struct pci_addr *a, char **ret_orig, char **ret_stu
 
         if (!p)
                 return -ENOMEM;
-        r = read_full_file(p, 64 * 1024, &buf, NULL);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
+        r = read_full_file_optional(p, 64 * 1024, &buf);
+        if (r <= 0)
                 return r;
         o = json_tokener_parse(buf);
         if (!o || !json_object_is_type(o, json_type_object))
@@ -592,10 +590,8 @@ static int check_mounts(const char *devdir, const char *addr, char **ret_reason)
         int r;
         if (!p)
                 return -ENOMEM;
-        r = read_full_file(p, 16 * 1024 * 1024, &buf, NULL);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
+        r = read_full_file_optional(p, 16 * 1024 * 1024, &buf);
+        if (r <= 0)
                 return r;
         for (char *line = buf, *next; line && *line; line = next) {
                 next = strchr(line, '\n');
@@ -629,10 +625,8 @@ static int check_swaps(const char *devdir, const char *addr, char **ret_reason) 
         int r;
         if (!p)
                 return -ENOMEM;
-        r = read_full_file(p, 1024 * 1024, &buf, NULL);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
+        r = read_full_file_optional(p, 1024 * 1024, &buf);
+        if (r <= 0)
                 return r;
         char *line = strchr(buf, '\n'); /* skip the header */
         for (char *next; line && *++line; line = next) {

@@ -179,6 +179,15 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
         return 0;
 }
 
+int read_full_file_optional(const char *path, size_t max, char **ret) {
+        int r = read_full_file(path, max, ret, NULL);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        return r < 0 ? r : 1;
+}
+
 int read_one_line_file(const char *path, char **ret) {
         char *s = NULL;
         int r = read_full_file(path, 64 * 1024, &s, NULL);

@@ -42,6 +42,10 @@ bool strv_contains(char *const *l, const char *s);
 /* ---- files ---------------------------------------------------------------- */
 /* Read a whole file (up to max bytes, -EFBIG beyond). ret_size may be NULL. */
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
+/* The same for a file that may legitimately be absent (proc/sys entries, state records):
+ * 1 and *ret when read, 0 and *ret = NULL when it does not exist (ENOENT), negative errno
+ * otherwise (*ret untouched). */
+int read_full_file_optional(const char *path, size_t max, char **ret);
 /* Read a one-line attribute, trailing newline/whitespace stripped. */
 int read_one_line_file(const char *path, char **ret);
 /* Write a string (no newline added) with a single write(); the kernel's sysfs way. */

@@ -54,6 +54,17 @@ static void test_files(void **state) {
         char *t = NULL;
         assert_int_equal(read_one_line_file(missing, &t), -ENOENT);
         assert_null(t);
+        t = (char *) "untouched";
+        assert_int_equal(read_full_file_optional(missing, 1024, &t), 0);
+        assert_null(t);
+        assert_int_equal(read_full_file_optional(f, 1024, &t), 1);
+        assert_string_equal(t, "0x46f4\n");
+        free(t);
+        char *u = (char *) "untouched";
+        assert_int_equal(read_full_file_optional(f, 3, &u), -EFBIG);
+        assert_string_equal(u, "untouched");
+        assert_int_equal(read_full_file_optional(p, 1024, &u), -EISDIR);
+        assert_string_equal(u, "untouched");
         _cleanup_free_ char *cmd = strdup_printf("rm -rf %s", dir);
         assert_int_equal(system(cmd), 0);
 }
