@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "caps.h"
 #include "error.h"
@@ -15,6 +16,8 @@
 
 #define REGISTRY_VERSION 1
 #define REGISTRY_MAX_SIZE (64u * 1024u * 1024u)
+/* How long registry_lock() waits for another process's lock (HOSTDEV_LOCK_TIMEOUT_SEC). */
+#define REGISTRY_LOCK_TIMEOUT_SEC 30u
 
 struct registry {
         char *dir, *path, *lock_path;
@@ -874,15 +877,100 @@ static void remove_stale_temp_files(struct registry *reg) {
                         (void) unlinkat(dirfd(d), de->d_name, 0);
 }
 
+static unsigned lock_timeout_sec(void) {
+        const char *e = getenv("HOSTDEV_LOCK_TIMEOUT_SEC");
+        unsigned v;
+        if (!isempty(e) && safe_atou(e, 10, &v) >= 0)
+                return v;
+        return REGISTRY_LOCK_TIMEOUT_SEC;
+}
+
+/* Who holds a lock on the file open as fd: the pid the kernel lists for it in
+ * proc_root()/locks ("1: FLOCK  ADVISORY  WRITE 1234 fe:00:5678 0 EOF"; waiters are marked
+ * "->" and skipped), or 0 when it cannot be told. The device must match too; where the
+ * filesystem reports another device than the lock table (overlayfs, btrfs subvolumes) a lone
+ * holder of that inode number is taken. */
+static pid_t lock_holder(int fd) {
+        _cleanup_free_ char *p = path_join(proc_root(), "locks", NULL), *buf = NULL;
+        pid_t same_ino = 0;
+        bool several = false;
+        struct stat st;
+
+        if (!p || fstat(fd, &st) < 0 || read_full_file(p, 16 * 1024 * 1024, &buf, NULL) < 0)
+                return 0;
+        for (char *line = buf, *next; line && *line; line = next) {
+                unsigned maj, min;
+                unsigned long long ino;
+                int pid;
+
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                if (strstr(line, "->") ||
+                    sscanf(line, "%*d: %*s %*s %*s %d %x:%x:%llu", &pid, &maj, &min, &ino) != 4 ||
+                    pid <= 0 || ino != (unsigned long long) st.st_ino)
+                        continue;
+                if (maj == major(st.st_dev) && min == minor(st.st_dev))
+                        return (pid_t) pid;
+                if (same_ino && same_ino != pid)
+                        several = true;
+                same_ino = pid;
+        }
+        return several ? 0 : same_ino;
+}
+
+static int lock_timed_out(struct registry *reg, unsigned timeout, char **reterr) {
+        _cleanup_free_ char *comm = NULL, *commp = NULL;
+        pid_t pid = lock_holder(reg->lock_fd);
+        char pidbuf[32];
+
+        if (pid <= 0)
+                return error_set(reterr, -ETIMEDOUT,
+                                 "the claims registry %s is locked by another process (%s) for %u s; giving up "
+                                 "(retry when it is done, or stop it if it is stuck)",
+                                 reg->path, reg->lock_path, timeout);
+        snprintf(pidbuf, sizeof pidbuf, "%d", (int) pid);
+        commp = path_join(proc_root(), pidbuf, "comm", NULL);
+        if (commp)
+                (void) read_one_line_file(commp, &comm);
+        return error_set(reterr, -ETIMEDOUT,
+                         "the claims registry %s is locked by another process (pid %d%s%s) for %u s; giving up "
+                         "(retry when it is done, or stop it if it is stuck)",
+                         reg->path, (int) pid, comm ? ", " : "", strempty(comm), timeout);
+}
+
+/* flock() has no timeout: try, then sleep 1, 2, 4 ... up to 50 ms between tries. */
+static int lock_wait(struct registry *reg, char **reterr) {
+        unsigned timeout = lock_timeout_sec();
+        uint64_t deadline = now_usec() + (uint64_t) timeout * 1000000u;
+        unsigned delay_ms = 1;
+
+        for (;;) {
+                if (flock(reg->lock_fd, LOCK_EX | LOCK_NB) >= 0)
+                        return 0;
+                if (errno == EINTR)
+                        continue;
+                if (errno != EWOULDBLOCK)
+                        return error_set(reterr, -errno, "cannot lock %s: %s", reg->lock_path, strerror(errno));
+                uint64_t now = now_usec();
+                if (now >= deadline)
+                        return lock_timed_out(reg, timeout, reterr);
+                uint64_t sleep_us = (uint64_t) delay_ms * 1000u;
+                if (sleep_us > deadline - now)
+                        sleep_us = deadline - now;
+                struct timespec ts = { .tv_sec = sleep_us / 1000000u, .tv_nsec = (sleep_us % 1000000u) * 1000u };
+                (void) nanosleep(&ts, NULL);
+                delay_ms = delay_ms >= 25 ? 50 : delay_ms * 2;
+        }
+}
+
 int registry_lock(struct registry *reg, char **reterr) {
         int r;
         if (reg->locked)
                 return error_set(reterr, -EBUSY, "registry %s: lock already held by this handle", reg->path);
-        while (flock(reg->lock_fd, LOCK_EX) < 0) {
-                if (errno == EINTR)
-                        continue;
-                return error_set(reterr, -errno, "cannot lock %s: %s", reg->lock_path, strerror(errno));
-        }
+        r = lock_wait(reg, reterr);
+        if (r < 0)
+                return r;
         reg->locked = true;
         if (!reg->readonly)
                 remove_stale_temp_files(reg);

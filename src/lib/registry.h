@@ -146,7 +146,12 @@ int registry_open(struct registry **ret, char **reterr);
 struct registry *registry_free(struct registry *reg); /* releases a held lock, discards unsaved changes */
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct registry *, registry_free);
 
-/* Take the exclusive lock and reload the file (+ recovery). Not recursive: -EBUSY if held. */
+/* Take the exclusive lock and reload the file (+ recovery). Not recursive: -EBUSY if held.
+ * Waits at most 30 s (HOSTDEV_LOCK_TIMEOUT_SEC=N: N s, 0: one try) for another process's
+ * lock, then -ETIMEDOUT with a message naming the holder when the kernel's lock table tells:
+ *   "the claims registry /run/hostdev/registry.json is locked by another process (pid 4242, hostdev)
+ *    for 30 s; giving up (retry when it is done, or stop it if it is stuck)"
+ * registry_open() and the self-locking mutators wait the same way. */
 int registry_lock(struct registry *reg, char **reterr);
 /* Write the in-memory state atomically. Requires the lock (-ENOLCK otherwise). */
 int registry_save(struct registry *reg, char **reterr);
