@@ -34,6 +34,11 @@ static json_object *json_str_or_null(const char *s) {
         return s ? json_object_new_string(s) : NULL;
 }
 
+/* The keys below are literals: json-c keeps the pointer (no copy) and skips the duplicate-key
+ * lookup (each is added once); a big `list --json` builds ~15 keys per device. */
+#define json_object_object_add(o, key, v) \
+        json_object_object_add_ex((o), "" key "", (v), JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT)
+
 static json_object *device_to_json(const struct nodedev *d) {
         json_object *o = json_object_new_object();
         if (!o)
@@ -312,7 +317,7 @@ int verb_list(int argc, char **argv) {
 
         _cleanup_(inventory_freep) struct inventory *inv = NULL;
         _cleanup_free_ char *err = NULL;
-        r = inventory_scan(&inv, &err);
+        r = inventory_scan_flags(INVENTORY_SCAN_SUMMARY, &inv, &err); /* only what is printed */
         if (r < 0) {
                 report_error(r, err, "scanning host devices");
                 return EXIT_FAIL;
@@ -328,21 +333,36 @@ int verb_list(int argc, char **argv) {
                 keep[i] = any_cap ? caps[inv->devs[i]->cap] : true;
 
         if (json) {
-                _cleanup_json_ json_object *a = json_object_new_array();
-                if (!a)
-                        return EXIT_FAIL;
+                /* One array, written a device at a time (a big tree's whole JSON tree cost as much
+                 * to build and free as the scan): json-c formats each device as the only element
+                 * of an array, which is exactly its text inside the full array ("[\n" ELEMENT
+                 * "\n]"); the elements are joined with ",\n" as json-c joins them. */
+                const int flags = JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE;
+                bool first = true;
+                fputs("[\n", stdout);
                 for (size_t i = 0; i < inv->n_devs; i++) {
                         if (!keep[i])
                                 continue;
+                        _cleanup_json_ json_object *a = json_object_new_array();
                         json_object *o = device_to_json(inv->devs[i]);
-                        if (!o || json_object_array_add(a, o) < 0) {
+                        const char *t;
+                        size_t len = 0;
+                        if (!a || !o || json_object_array_add(a, o) < 0) {
                                 json_object_put(o);
                                 log_error("out of memory");
                                 return EXIT_FAIL;
                         }
+                        t = json_object_to_json_string_length(a, flags, &len);
+                        if (!t || len < 4 || !startswith(t, "[\n") || t[len - 2] != '\n' || t[len - 1] != ']') {
+                                log_error("out of memory");
+                                return EXIT_FAIL;
+                        }
+                        if (!first)
+                                fputs(",\n", stdout);
+                        fwrite(t + 2, 1, len - 4, stdout);
+                        first = false;
                 }
-                puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+                fputs(first ? "]\n" : "\n]\n", stdout);
                 return EXIT_OK;
         }
         if (tree) {

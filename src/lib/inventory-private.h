@@ -17,7 +17,10 @@ struct scan {
         size_t root_len;
         struct udev *udev;
         struct udev_hwdb *hwdb; /* NULL: names stay NULL */
+        bool hwdb_wanted;       /* open hwdb at the first lookup (scan_init; a PCI-only summary
+                                 * scan never needs it) */
         char ***warnings; /* strv to append to */
+        unsigned flags;   /* INVENTORY_SCAN_* */
         /* the directory last read from, kept open for openat() (valid while dfd_path != NULL) */
         int dfd;
         char *dfd_path;

@@ -359,7 +359,9 @@ static char *join_lexical(const char *dir, const char *target) {
         return out;
 }
 
-static int link_resolve_at(struct scan *s, int dfd, const char *dir, const char *link, char **ret) {
+/* keep_dir: the target is a device directory about to be read: keep it open as the scan's
+ * directory fd */
+static int link_resolve_at(struct scan *s, int dfd, const char *dir, const char *link, bool keep_dir, char **ret) {
         _cleanup_free_ char *p = path_join(dir, link, NULL), *target = NULL;
         struct stat st;
         char *rp = NULL;
@@ -375,7 +377,18 @@ static int link_resolve_at(struct scan *s, int dfd, const char *dir, const char 
                 rp = join_lexical(dir, target);
                 if (!rp)
                         return -ENOMEM;
-                if (stat(rp, &st) < 0) {
+                /* the existence check: open the directory for the readers that come next
+                 * (scan_dir_fd() then finds it), instead of stat() and a second open() */
+                int fd = s && keep_dir ? open(rp, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_PATH) : -1;
+                if (fd >= 0) {
+                        char *dp = strdup(rp);
+                        if (dp) {
+                                scan_close_dir(s);
+                                s->dfd = fd;
+                                s->dfd_path = dp;
+                        } else
+                                safe_close(fd);
+                } else if (stat(rp, &st) < 0) {
                         free(rp);
                         rp = NULL;
                 }
@@ -400,7 +413,7 @@ static int link_resolve_at(struct scan *s, int dfd, const char *dir, const char 
 }
 
 int attr_link_resolve(struct scan *s, const char *dir, const char *link, char **ret) {
-        return link_resolve_at(s, scan_dir_fd(s, dir), dir, link, ret);
+        return link_resolve_at(s, scan_dir_fd(s, dir), dir, link, false, ret);
 }
 
 static void hwdb_lookup(struct scan *s, const char *key, char **ret_vendor, char **ret_model) {
@@ -427,7 +440,15 @@ static void hwdb_cache_clear(struct scan *s) {
 }
 
 void hwdb_names(struct scan *s, const char *key, char **ret_vendor, char **ret_model) {
-        if (!s || !s->hwdb)
+        if (!s)
+                return;
+        if (!s->hwdb && s->hwdb_wanted) {
+                s->hwdb_wanted = false; /* one attempt */
+                s->udev = udev_new();
+                if (s->udev)
+                        s->hwdb = udev_hwdb_new(s->udev);
+        }
+        if (!s->hwdb)
                 return;
         if (strlen(key) >= sizeof(s->hwdb_cache[0].key)) {
                 hwdb_lookup(s, key, ret_vendor, ret_model);
@@ -700,7 +721,7 @@ static int walk_dir(struct scan *s, struct devlist *l, const char *dir,
                 struct nodedev *d = NULL;
                 if (de->d_name[0] == '.')
                         continue;
-                r = link_resolve_at(s, dirfd(dh), full, de->d_name, &rp);
+                r = link_resolve_at(s, dirfd(dh), full, de->d_name, true, &rp);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
@@ -769,7 +790,7 @@ static int add_scsi_hosts_from_class(struct scan *s, struct devlist *l) {
                 struct nodedev *d = NULL;
                 if (de->d_name[0] == '.')
                         continue;
-                if (link_resolve_at(s, dirfd(dh), full, de->d_name, &rp) < 0)
+                if (link_resolve_at(s, dirfd(dh), full, de->d_name, false, &rp) < 0)
                         continue;
                 char *sl = strrchr(rp, '/');
                 if (!sl)
@@ -837,11 +858,7 @@ static int scan_init(struct scan *s, char ***warnings, bool hwdb, char **reterr)
         s->root_len = strlen(s->root);
         if (s->root_len == 1) /* "/" */
                 s->root_len = 0;
-        if (hwdb) {
-                s->udev = udev_new();
-                if (s->udev)
-                        s->hwdb = udev_hwdb_new(s->udev);
-        }
+        s->hwdb_wanted = hwdb; /* opened by the first hwdb_names() */
         return 0;
 }
 
@@ -893,7 +910,7 @@ static int link_devices(struct scan *s, struct devlist *l) {
         return 0;
 }
 
-static int do_scan(bool usb_only, struct inventory **ret, char **reterr) {
+static int do_scan(bool usb_only, unsigned flags, struct inventory **ret, char **reterr) {
         _cleanup_(inventory_freep) struct inventory *inv = calloc(1, sizeof(*inv));
         struct devlist l = { 0 };
         struct scan s;
@@ -904,6 +921,7 @@ static int do_scan(bool usb_only, struct inventory **ret, char **reterr) {
         r = scan_init(&s, &inv->warnings, true, reterr);
         if (r < 0)
                 return r;
+        s.flags = flags;
 
         if (!usb_only) {
                 r = walk_dir(&s, &l, "bus/pci/devices", pick_pci);
@@ -966,11 +984,15 @@ fail:
 }
 
 int inventory_scan(struct inventory **ret, char **reterr) {
-        return do_scan(false, ret, reterr);
+        return do_scan(false, 0, ret, reterr);
+}
+
+int inventory_scan_flags(unsigned flags, struct inventory **ret, char **reterr) {
+        return do_scan(false, flags, ret, reterr);
 }
 
 int inventory_scan_usb(struct inventory **ret, char **reterr) {
-        return do_scan(true, ret, reterr);
+        return do_scan(true, 0, ret, reterr);
 }
 
 int nodedev_read_usb(const char *sysfs_dir, struct nodedev **ret, char **reterr) {

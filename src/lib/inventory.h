@@ -167,6 +167,14 @@ struct inventory {
 int inventory_scan(struct inventory **ret, char **reterr);
 /* Scan only USB devices (fast path for resolve/watch). */
 int inventory_scan_usb(struct inventory **ret, char **reterr);
+/* What a scan may leave out (issue 8: `hostdev list` reads only what it prints). */
+enum {
+        /* PCI functions: ids, class, driver, IOMMU group, NUMA node only. No hwdb names, no
+         * config space / link, no SR-IOV links (physfn, virtfns), no reset, no mdev types. */
+        INVENTORY_SCAN_SUMMARY = 1 << 0,
+};
+/* inventory_scan() with INVENTORY_SCAN_* flags (0: the same as inventory_scan()). */
+int inventory_scan_flags(unsigned flags, struct inventory **ret, char **reterr);
 struct inventory *inventory_free(struct inventory *inv);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct inventory *, inventory_free);
 

@@ -99,7 +99,7 @@ static bool pci_read_config(struct scan *s, const char *path, struct pci_device_
         fd = s && s->dfd_path && streq(s->dfd_path, path)
                      ? openat(s->dfd, "config", O_RDONLY | O_CLOEXEC | O_NOCTTY)
                      : open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0 || fstat(fd, &st) < 0)
+        if (fd < 0)
                 return false;
         n = pread(fd, cfg, sizeof cfg, 0);
         if (n < 0) {
@@ -111,6 +111,9 @@ static bool pci_read_config(struct scan *s, const char *path, struct pci_device_
         uint16_t lnksta = 0;
         int r = pci_config_find_pcie(cfg, (size_t) n, &type, &lnkcap, &lnksta);
         if (r < 0) {
+                /* the size tells: 4096 bytes of extended config space is PCI Express */
+                if (fstat(fd, &st) < 0)
+                        return false;
                 pci->is_pcie = st.st_size != 256;
                 pci->has_link = false;
         } else {
@@ -265,6 +268,12 @@ int pci_read(struct scan *s, const char *path, struct nodedev **ret) {
         int numa;
         if (attr_int(s, path, "numa_node", false, &numa) >= 0)
                 pci->numa_node = numa < 0 ? -1 : numa;
+
+        if (s->flags & INVENTORY_SCAN_SUMMARY) { /* what `hostdev list` shows: no more */
+                pci->link_port = pci->link_max_width = pci->link_cur_width = -1;
+                *ret = TAKE_PTR(d);
+                return 0;
+        }
 
         pci->link_port = -1;
         if (!pci_read_config(s, path, pci)) {
