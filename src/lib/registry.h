@@ -268,7 +268,8 @@ const struct journal_entry *registry_journal_at(const struct registry *reg, size
 /* Implemented by the PCI host side (vfio.c): undo what prepare did for c (PCI: reattach to
  * c->pci.orig_driver when c->pci.detached; net: move the interface back; ...). Declared
  * weak: callers must check `if (hostdev_giveback_claim)` — when it is not linked in, there is
- * nothing to give back (USB never needs it). Use registry_giveback() instead of calling it. */
+ * nothing to give back (USB never needs it). Use registry_giveback() instead of calling it.
+ * Internal despite its name: libhostdev.sym keeps it out of the shared library's exports. */
 int hostdev_giveback_claim(const struct claim *c, char **reterr) __attribute__((weak));
 /* Call hostdev_giveback_claim when available; 0 for USB or when there is nothing to do. */
 int registry_giveback(const struct claim *c, char **reterr);
