@@ -99,10 +99,60 @@ static bool id_taken(const struct attach_ctx *ctx, const struct attach_item *sel
                 if (streq_ptr(c->domain, ctx->domain) && streq_ptr(c->qemu_id, id))
                         return true;
         }
-        for (size_t i = 0; i < ctx->n_items; i++)
-                if (&ctx->items[i] != self && ctx->items[i].qdev && streq(ctx->items[i].qdev->id, id))
+        for (size_t i = 0; i < ctx->n_items; i++) {
+                const struct attach_item *o = &ctx->items[i];
+                if (o == self)
+                        continue;
+                if (o->qdev && streq(o->qdev->id, id))
                         return true;
+                if (o->pending && o->claim && streq_ptr(o->claim->qemu_id, id))
+                        return true;
+        }
         return false;
+}
+
+/* startupPolicy='optional' USB device that is not there now: claim it by its selector's
+ * identity as "unplugged" with a QEMU id, so the watch loop (`hostdev run`'s own, or the
+ * `hostdev watch` daemon) attaches it when it appears. 0: claimed; -EOPNOTSUPP: the selector
+ * names no particular device (vendor/product alone): skipped as before. */
+static int claim_pending(struct attach_ctx *ctx, struct attach_item *it, const struct hostdev_def *def,
+                         unsigned index, char *const *vm_ids, bool with_qmp, char **reterr) {
+        const struct claim *existing;
+        int r;
+
+        r = resolve_make_pending_claim(def, &it->claim);
+        if (r < 0)
+                return r;
+        it->def = def;
+        it->pending = true;
+        existing = registry_find_domain_claim(ctx->reg, ctx->domain, it->claim->key);
+        if (existing && existing->qemu_id) {
+                free(it->claim->qemu_id);
+                if (!(it->claim->qemu_id = strdup(existing->qemu_id)))
+                        return -ENOMEM;
+        } else if (!with_qmp || !(def->alias && startswith(def->alias, "ua-"))) {
+                _cleanup_free_ char *id = with_qmp ? NULL : qemu_device_id(def, index);
+                char buf[32];
+                if (with_qmp) {
+                        for (unsigned n = 0;; n++) {
+                                snprintf(buf, sizeof(buf), "hostdev%u", n);
+                                if (!id_taken(ctx, it, vm_ids, buf))
+                                        break;
+                        }
+                        id = strdup(buf);
+                }
+                if (!id)
+                        return -ENOMEM;
+                free(it->claim->qemu_id);
+                it->claim->qemu_id = TAKE_PTR(id);
+        }
+        r = registry_claim(ctx->reg, ctx->domain, it->claim, ctx->inv, reterr);
+        if (r < 0)
+                return error_prefix(reterr, r, "%s:%u", ctx->f->path, def->line);
+        it->new_claim = r > 0;
+        log_info("%s:%u: %s is not there now (startupPolicy='optional'): claimed, attached as %s when it appears",
+                 ctx->f->path, def->line, it->claim->key, it->claim->qemu_id);
+        return 0;
 }
 
 /* ---- claim + prepare ----------------------------------------------------------------------- */
@@ -183,8 +233,24 @@ int attach_claim_prepare(struct attach_ctx *ctx, const char *op, struct qmp *q, 
                                  !(ctx->caps_allowed && hostdev_type_is_caps(def->type));
                 const struct claim *existing;
 
-                if (needs_dev && !dev)
-                        continue; /* optional, missing */
+                if (needs_dev && !dev) {
+                        /* optional, missing: a USB device with a stable identity is claimed for later */
+                        if (def->type == HOSTDEV_TYPE_USB && def->startup_policy == STARTUP_POLICY_OPTIONAL) {
+                                r = claim_pending(ctx, it, def, (unsigned) i, vm_ids, q != NULL, reterr);
+                                if (r == -EOPNOTSUPP) {
+                                        it->claim = claim_free(it->claim);
+                                        *it = (struct attach_item){ 0 };
+                                        continue;
+                                }
+                                if (r < 0) {
+                                        it->claim = claim_free(it->claim);
+                                        *it = (struct attach_item){ 0 };
+                                        goto fail;
+                                }
+                                ctx->n_items++;
+                        }
+                        continue;
+                }
                 it->def = def;
                 it->dev = dev;
                 ctx->n_items++;
@@ -447,6 +513,8 @@ int attach_commit(struct attach_ctx *ctx, char **reterr) {
         for (size_t i = 0; i < ctx->n_items; i++) {
                 struct attach_item *it = &ctx->items[i];
                 const struct claim *c = it->claim;
+                if (it->pending)
+                        continue; /* stays "unplugged" until the watch loop attaches it */
                 if (c->type == HOSTDEV_TYPE_USB && it->qdev) {
                         r = registry_set_location(ctx->reg, c->key, c->node, c->usb.bus, c->usb.devnum,
                                                   it->qdev->id, reterr);
@@ -655,6 +723,8 @@ int verb_attach_device(int argc, char **argv) {
         registry_unlock(ctx.reg);
         for (size_t i = 0; i < ctx.n_items; i++) {
                 const struct attach_item *it = &ctx.items[i];
+                if (it->pending)
+                        continue; /* said in claim_pending() */
                 if (it->qdev)
                         log_info("attached %s to %s as %s", it->claim->node ? it->claim->node : it->claim->key,
                                  ctx.domain, it->qdev->id);

@@ -20,6 +20,8 @@ struct attach_item {
         bool blockdev_added, device_added;
         bool caps_prepared;        /* capabilities mode: moved/created (roll back = caps_giveback) */
         bool adopted;              /* already in the guest from an interrupted attach: no device_add */
+        bool pending;              /* startupPolicy='optional' USB device absent now: claimed as
+                                    * "unplugged", the watch loop attaches it when it appears */
 };
 
 struct attach_ctx {

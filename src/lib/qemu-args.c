@@ -429,6 +429,8 @@ int qemu_device_set_id(struct qemu_device *d, const char *id) {
 
 int qemu_device_append_args(const struct qemu_device *d, char ***args) {
         int r;
+        if (!d)
+                return 0; /* nothing on the command line (a device claimed for later) */
         if (d->blockdev) {
                 r = strv_extend(args, "-blockdev");
                 if (r >= 0)

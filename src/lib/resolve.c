@@ -62,7 +62,9 @@ static bool identity_uses_serial(const struct usb_identity *id) {
 bool usb_identity_matches(const struct usb_identity *id, const struct nodedev *dev) {
         if (!id || !dev || dev->cap != NODEDEV_CAP_USB_DEVICE)
                 return false;
-        if (dev->u.usb.vendor_id != id->vendor || dev->u.usb.product_id != id->product)
+        /* 0000:0000: a pending claim selected by port alone (the device was never seen) */
+        if ((id->vendor || id->product) &&
+            (dev->u.usb.vendor_id != id->vendor || dev->u.usb.product_id != id->product))
                 return false;
         if (identity_uses_serial(id)) {
                 if (!streq_ptr(dev->u.usb.serial, id->serial))
@@ -561,6 +563,48 @@ char *claim_key_for(const struct hostdev_def *def, const struct nodedev *dev) {
                 return strdup_printf("misc:%s", strempty(def->source.caps.char_dev));
         }
         return NULL;
+}
+
+int resolve_make_pending_claim(const struct hostdev_def *def, struct claim **ret) {
+        const struct usb_source *u = &def->source.usb;
+        _cleanup_(claim_freep) struct claim *c = NULL;
+        unsigned select = usb_select_bits(u);
+        int r;
+
+        if (def->type != HOSTDEV_TYPE_USB || u->remote_host)
+                return -EOPNOTSUPP;
+        /* an identity that stays the same when the device appears: vendor+product+serial, or
+         * the physical port; vendor/product alone or bus+device name no particular device */
+        bool by_serial = u->serial && u->has_vendor && u->has_product;
+        bool by_port = (select & USB_SELECT_PORT) && !(select & USB_SELECT_BUS_DEVICE);
+        if (!by_serial && !by_port)
+                return -EOPNOTSUPP;
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->type = HOSTDEV_TYPE_USB;
+        c->state = CLAIM_STATE_UNPLUGGED;
+        c->shareable = def->shareable;
+        c->pci.iommu_group = -1;
+        c->usb.vendor = u->has_vendor ? u->vendor : 0;
+        c->usb.product = u->has_product ? u->product : 0;
+        c->usb.select = select;
+        if (u->serial && !(c->usb.serial = strdup(u->serial)))
+                return -ENOMEM;
+        if (by_port && !(c->usb.port = strdup_printf("%u-%s", u->bus, u->port)))
+                return -ENOMEM;
+        /* the same key claim_key_for() gives the device once it is there */
+        c->key = by_serial ? strdup_printf("usb:%04x:%04x:serial:%s", u->vendor, u->product, u->serial)
+                           : strdup_printf("usb:port:%s", c->usb.port);
+        if (!c->key)
+                return -ENOMEM;
+        r = format_selector(def, &c->selector_xml);
+        if (r < 0)
+                return r;
+        if (def->alias && !(c->qemu_id = strdup(def->alias)))
+                return -ENOMEM;
+        *ret = TAKE_PTR(c);
+        return 0;
 }
 
 int resolve_make_claim(const struct hostdev_def *def, const struct nodedev *dev, struct claim **ret) {

@@ -75,6 +75,11 @@ char *usb_port_sysfs_name(const struct nodedev *dev);
 
 /* Build the claim for a resolved def + device (key, identity, selector, shareable, qemu id
  * from the def's alias). The domain is left NULL (registry_claim sets it). */
+/* A claim for a USB device with startupPolicy='optional' that is absent now, in state
+ * "unplugged", with its identity from the selector alone (vendor+product+serial, or the
+ * physical port), so the watch loop attaches the device when it appears. -EOPNOTSUPP when
+ * the selector names no particular device (vendor/product alone, bus+device, <remote>). */
+int resolve_make_pending_claim(const struct hostdev_def *def, struct claim **ret);
 int resolve_make_claim(const struct hostdev_def *def, const struct nodedev *dev,
                        struct claim **ret);
 

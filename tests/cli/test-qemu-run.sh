@@ -79,6 +79,18 @@ for _ in $(seq 100); do claims_json | grep -q '"attached"' && break; sleep 0.05;
 REG=$(claims_json)
 expect_match '"name": "vm-r", "pid": '"$RPID" "$REG" "domain record names hostdev run's pid"
 [ "$(printf '%s' "$REG" | grep -o '"state": "attached"' | wc -l)" = 2 ] || fail "two attached claims expected: $REG"
+# the absent startupPolicy='optional' dongle is claimed for later: "unplugged", with the QEMU id
+# the watch loop will give it when it appears
+python3 - "$HOSTDEV_STATE_DIR/registry.json" <<'PY' || fail "the absent optional dongle is not claimed for later: $REG"
+import json, sys
+r = json.load(open(sys.argv[1]))
+c = [c for c in r["claims"] if c["key"] == "usb:46f4:0001:serial:ABSENT"]
+assert len(c) == 1, c
+c = c[0]
+assert c["domain"] == "vm-r" and c["state"] == "unplugged" and c["qemu_id"] == "hostdev2", c
+PY
+expect_match "ABSENT is not there now .startupPolicy='optional'.: claimed, attached as hostdev2 when it appears" \
+        "$(cat "$W/run.err")" "run says the optional dongle waits"
 
 # 2. another VM wanting DONGLE-A: refused naming vm-r, its command never runs
 expect_exit 1 hd run --name vm-s "$W/dongle-a.xml" -- /bin/sh -c "touch $W/vm-s-ran"
