@@ -80,11 +80,14 @@ static const struct verb verbs[] = {
           "  --connect URI    the domain is a libvirt domain on this connection: detach\n"
           "                   its claimed devices from it first\n",
           "hostdev release vm-a" },
-        { "watch", verb_watch, "[--connect URI] [--domain DOMAIN] [--verbose]",
+        { "watch", verb_watch, "[--connect URI] [--domain DOMAIN] [--udev-events] [--verbose]",
           "the daemon: re-attach replugged dongles to their VMs, reconcile claims",
           "  --connect URI    follow the libvirt domains on this connection instead of\n"
           "                   QMP-attached ones\n"
           "  --domain DOMAIN  only follow this domain's claims\n"
+          "  --udev-events    act on a new device after udevd's rules ran, not as the\n"
+          "                   kernel reports it (for a QEMU that is not root and gets\n"
+          "                   access to the device node from a udev rule)\n"
           "  --verbose        also log each uevent and decision\n",
           "hostdev watch" },
         { "export", verb_export, "FILE",

@@ -56,6 +56,7 @@ static int watch_main(int argc, char **argv) {
         static const struct option opts[] = {
                 { "connect", required_argument, NULL, 'c' },
                 { "domain", required_argument, NULL, 'd' },
+                { "udev-events", no_argument, NULL, 'u' },
                 { "verbose", no_argument, NULL, 'v' },
                 {}
         };
@@ -77,6 +78,9 @@ static int watch_main(int argc, char **argv) {
                         return W_EXIT_USAGE;
                 case 'd':
                         o.domain = optarg;
+                        break;
+                case 'u':
+                        o.udev_events = true;
                         break;
                 case 'v':
                         log_style.debug = true;

@@ -213,7 +213,7 @@ struct uevent_monitor *uevent_monitor_free(struct uevent_monitor *m) {
         return NULL;
 }
 
-int uevent_monitor_new(struct uevent_monitor **ret, char **reterr) {
+int uevent_monitor_new_source(struct uevent_monitor **ret, enum uevent_source source, char **reterr) {
         _cleanup_(uevent_monitor_freep) struct uevent_monitor *m = calloc(1, sizeof *m);
         int r;
 
@@ -222,10 +222,13 @@ int uevent_monitor_new(struct uevent_monitor **ret, char **reterr) {
         m->udev = udev_new();
         if (!m->udev)
                 return error_set(reterr, -ENOMEM, "cannot create a udev context");
-        m->mon = udev_monitor_new_from_netlink(m->udev, "udev");
+        /* libudev accepts only what the kernel (sender pid 0) or udevd sent, with credentials */
+        m->mon = udev_monitor_new_from_netlink(m->udev, source == UEVENT_SOURCE_KERNEL ? "kernel" : "udev");
         if (!m->mon)
                 return error_set(reterr, -EPERM,
-                                 "cannot open the udev monitor (netlink): are udevd and /run/udev there?");
+                                 source == UEVENT_SOURCE_KERNEL
+                                         ? "cannot open the kernel uevent monitor (netlink)"
+                                         : "cannot open the udev monitor (netlink): are udevd and /run/udev there?");
         r = udev_monitor_filter_add_match_subsystem_devtype(m->mon, "usb", "usb_device");
         if (r < 0)
                 return error_set(reterr, r, "cannot filter the udev monitor to usb devices");
@@ -236,6 +239,10 @@ int uevent_monitor_new(struct uevent_monitor **ret, char **reterr) {
                 return error_set(reterr, r, "cannot start receiving udev events");
         *ret = TAKE_PTR(m);
         return 0;
+}
+
+int uevent_monitor_new(struct uevent_monitor **ret, char **reterr) {
+        return uevent_monitor_new_source(ret, UEVENT_SOURCE_UDEV, reterr);
 }
 
 int uevent_monitor_get_fd(const struct uevent_monitor *m) {

@@ -59,6 +59,17 @@ char *usb_node_name_from_sysname(const char *sysname);
 
 /* ---- the libudev monitor ----------------------------------------------------------------- */
 struct uevent_monitor;
+enum uevent_source {
+        /* after udevd ran its rules (node permissions set, hwdb properties added): what a
+         * device opened by somebody else (libvirt's QEMU user) must wait for */
+        UEVENT_SOURCE_UDEV,
+        /* straight from the kernel, as the device appears (its /dev/bus/usb node is there
+         * already: devtmpfs made it before the uevent): for a QEMU running as root, opening
+         * the node by path, this saves udevd's whole processing time */
+        UEVENT_SOURCE_KERNEL,
+};
+int uevent_monitor_new_source(struct uevent_monitor **ret, enum uevent_source source, char **reterr);
+/* the udev source */
 int uevent_monitor_new(struct uevent_monitor **ret, char **reterr);
 struct uevent_monitor *uevent_monitor_free(struct uevent_monitor *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct uevent_monitor *, uevent_monitor_free);

@@ -663,8 +663,13 @@ static void send_add(struct wdomain *d, struct wclaim *cl, struct devref *ref) {
                 return;
         json_object_object_add(a, "driver", json_object_new_string("usb-host"));
         json_object_object_add(a, "id", json_object_new_string(cl->c.qdev_id));
-        json_object_object_add(a, "hostbus", json_object_new_int((int) ref->bus));
-        json_object_object_add(a, "hostaddr", json_object_new_int((int) ref->devnum));
+        /* by its node, as on `hostdev run`'s command line: QEMU opens the path itself, so it
+         * needs neither libusb's device list (which learns of new devices only through udevd)
+         * nor a rescan */
+        _cleanup_free_ char *node = strdup_printf("%s/bus/usb/%03u/%03u", dev_root(), ref->bus, ref->devnum);
+        if (!node)
+                return;
+        json_object_object_add(a, "hostdevice", json_object_new_string(node));
         devref_done(&cl->adding);
         cl->adding = *ref;
         cl->adding.t_sent = now_usec();
@@ -1767,7 +1772,8 @@ int watch_new(struct watch **ret, const struct watch_options *opts, char **reter
                 return error_set(reterr, r, "epoll: %s", strerror(-r));
 
         if (!w->o.no_udev) {
-                r = uevent_monitor_new(&w->mon, reterr);
+                r = uevent_monitor_new_source(&w->mon, w->o.udev_events ? UEVENT_SOURCE_UDEV : UEVENT_SOURCE_KERNEL,
+                                              reterr);
                 if (r < 0)
                         return r;
                 r = epoll_add(w, uevent_monitor_get_fd(w->mon), &w->src_udev);

@@ -46,8 +46,13 @@ struct watch_options {
         /* Follow only this domain's claims (hostdev run); NULL: every domain in the registry
          * (hostdev watch), connecting to each live domain's recorded QMP socket. */
         const char *domain;
-        /* Do not open the udev monitor (tests inject events with watch_inject_uevent()). */
+        /* Do not open the uevent monitor (tests inject events with watch_inject_uevent()). */
         bool no_udev;
+        /* Act on udevd's events (after its rules ran) instead of the kernel's own uevents.
+         * The kernel's arrive as the device appears, with its /dev/bus/usb node already made
+         * by devtmpfs, so a QEMU that opens the node as root gets it without waiting for
+         * udevd; a QEMU that gets access from a udev rule (not root) needs udevd first. */
+        bool udev_events;
         /* Do not use the registry: claims come only from watch_add_claim() (tests, bench). */
         bool no_registry;
         /* Period of the reconcile timer in ms (0: default 2000). */

@@ -95,7 +95,7 @@ expect_match '"unplugged"' "$OUT" "status after the unplug"
 # replug with a new device number: back into vm-b with the same qdev id
 echo 9 >"$T/sys$USB1/1-2/devnum"
 ev add 1-2 9
-wait_log "$T/qemu.log" '^device_add .*"hostaddr": 9.*"id": "hostdev0"'
+wait_log "$T/qemu.log" '^device_add .*"hostdevice": "[^"]*/bus/usb/001/009".*"id": "hostdev0"'
 wait_log "$T/watch.err" '^re-attached usb_1_2 \(46f4:0001 serial DONGLE-B\) to vm-b in [0-9.]+ ms$'
 for _ in $(seq 50); do
         expect_exit 0 hd status --json
@@ -110,7 +110,7 @@ sleep 1.2
 ev remove 1-2 9
 echo 12 >"$T/sys$USB1/1-2/devnum"
 ev add 1-2 12
-wait_log "$T/qemu.log" '^device_add .*"hostaddr": 12.*"id": "hostdev0"'
+wait_log "$T/qemu.log" '^device_add .*"hostdevice": "[^"]*/bus/usb/001/012".*"id": "hostdev0"'
 [ "$(head -1 "$T/qemu.log")" = "device_del hostdev0" ] || fail "not device_del first: $(cat "$T/qemu.log")"
 [ "$(wc -l <"$T/qemu.log")" = 2 ] || fail "more than one del+add: $(cat "$T/qemu.log")"
 
