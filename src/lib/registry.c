@@ -108,6 +108,8 @@ struct claim *claim_free(struct claim *c) {
         free(c->qemu_id);
         free(c->selector_xml);
         free(c->caps_target);
+        free(c->scsi.sg);
+        free(c->scsi.block);
         free(c);
         return NULL;
 }
@@ -119,13 +121,15 @@ int claim_dup(const struct claim *c, struct claim **ret) {
         *n = *c;
         n->domain = n->key = n->node = n->usb.serial = n->usb.port = NULL;
         n->pci.orig_driver = n->qemu_id = n->selector_xml = n->caps_target = NULL;
+        n->scsi.sg = n->scsi.block = NULL;
         if (strdup_opt(c->domain, &n->domain) < 0 || strdup_opt(c->key, &n->key) < 0 ||
             strdup_opt(c->node, &n->node) < 0 || strdup_opt(c->usb.serial, &n->usb.serial) < 0 ||
             strdup_opt(c->usb.port, &n->usb.port) < 0 ||
             strdup_opt(c->pci.orig_driver, &n->pci.orig_driver) < 0 ||
             strdup_opt(c->qemu_id, &n->qemu_id) < 0 ||
             strdup_opt(c->selector_xml, &n->selector_xml) < 0 ||
-            strdup_opt(c->caps_target, &n->caps_target) < 0)
+            strdup_opt(c->caps_target, &n->caps_target) < 0 || strdup_opt(c->scsi.sg, &n->scsi.sg) < 0 ||
+            strdup_opt(c->scsi.block, &n->scsi.block) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(n);
         return 0;
@@ -412,6 +416,18 @@ static int claim_to_json(const struct claim *c, json_object **ret) {
                 r |= json_add_bool(p, "managed", c->pci.managed);
                 r |= json_add_bool(p, "detached", c->pci.detached);
                 r |= json_add_int(p, "iommu_group", c->pci.iommu_group);
+        } else if (c->type == HOSTDEV_TYPE_SCSI && c->scsi.known) {
+                json_object *q = json_object_new_object();
+                if (!q || json_object_object_add(o, "scsi", q) < 0) {
+                        json_object_put(q);
+                        return -ENOMEM;
+                }
+                r |= json_add_int(q, "host", c->scsi.host);
+                r |= json_add_int(q, "bus", c->scsi.bus);
+                r |= json_add_int(q, "target", c->scsi.target);
+                r |= json_add_int(q, "unit", (int64_t) c->scsi.unit);
+                r |= json_add_str(q, "sg", c->scsi.sg);
+                r |= json_add_str(q, "block", c->scsi.block);
         }
         if (r)
                 return -ENOMEM;
@@ -609,6 +625,26 @@ static int claim_from_json(json_object *o, struct claim **ret) {
                 if ((r = jget_int(sub, "iommu_group", -1, INT32_MAX, &v)) < 0)
                         return r;
                 c->pci.iommu_group = json_object_object_get_ex(sub, "iommu_group", NULL) ? (int) v : -1;
+        } else if (c->type == HOSTDEV_TYPE_SCSI && json_object_object_get_ex(o, "scsi", &sub)) {
+                /* optional: claims of older registries and of iSCSI have none */
+                if (!json_object_is_type(sub, json_type_object))
+                        return -EBADMSG;
+                if ((r = jget_int(sub, "host", 0, UINT32_MAX, &v)) < 0)
+                        return r;
+                c->scsi.host = v;
+                if ((r = jget_int(sub, "bus", 0, UINT32_MAX, &v)) < 0)
+                        return r;
+                c->scsi.bus = v;
+                if ((r = jget_int(sub, "target", 0, UINT32_MAX, &v)) < 0)
+                        return r;
+                c->scsi.target = v;
+                if ((r = jget_int(sub, "unit", 0, INT64_MAX, &v)) < 0)
+                        return r;
+                c->scsi.unit = v;
+                if ((r = jget_str(sub, "sg", false, &c->scsi.sg)) < 0 ||
+                    (r = jget_str(sub, "block", false, &c->scsi.block)) < 0)
+                        return r;
+                c->scsi.known = true;
         }
         *ret = TAKE_PTR(c);
         return 0;
@@ -1131,6 +1167,21 @@ static int busy_message(char **reterr, const struct claim *held, const char *wha
                          desc ? desc : held->key, held->domain, when);
 }
 
+/* A SCSI claim's LUN and host names from the inventory's node (nothing when it has none). */
+static int scsi_info_from_inventory(struct claim *n, const struct inventory *inv) {
+        const struct nodedev *dev = inv && n->node ? inventory_find(inv, n->node) : NULL;
+        if (!dev || dev->cap != NODEDEV_CAP_SCSI || dev->u.scsi.lun > INT64_MAX)
+                return 0;
+        if (strdup_opt(dev->u.scsi.sg_name, &n->scsi.sg) < 0 || strdup_opt(dev->u.scsi.block_name, &n->scsi.block) < 0)
+                return -ENOMEM;
+        n->scsi.host = dev->u.scsi.host;
+        n->scsi.bus = dev->u.scsi.bus;
+        n->scsi.target = dev->u.scsi.target;
+        n->scsi.unit = dev->u.scsi.lun;
+        n->scsi.known = true;
+        return 0;
+}
+
 static int pci_group_of(const struct claim *c, const struct inventory *inv) {
         if (inv) {
                 struct nodedev *d = inventory_find_pci(inv, &c->pci.addr);
@@ -1197,6 +1248,8 @@ static int claim_locked(struct registry *reg, const char *domain, const struct c
                 n->since = time(NULL);
         if (c->type == HOSTDEV_TYPE_PCI)
                 n->pci.iommu_group = group;
+        if (c->type == HOSTDEV_TYPE_SCSI && !n->scsi.known && (r = scsi_info_from_inventory(n, inv)) < 0)
+                return r;
         struct claim **a = realloc(reg->claims, sizeof(*a) * (reg->n_claims + 1));
         if (!a)
                 return -ENOMEM;
@@ -1584,7 +1637,33 @@ int registry_giveback(const struct claim *c, char **reterr) {
 }
 
 /* ---- status ------------------------------------------------------------------------------- */
+/* The LUN of a SCSI claim: as recorded, else from its node name "scsi_H_B_T_L" (claims
+ * recorded without an inventory; no sg/block names then). False when neither tells (iSCSI). */
+static bool claim_scsi_address(const struct claim *c, struct scsi_claim_info *ret) {
+        struct scsi_claim_info a = { .known = true };
+        int end = -1;
+
+        if (c->type != HOSTDEV_TYPE_SCSI)
+                return false;
+        if (c->scsi.known) {
+                *ret = c->scsi;
+                return true;
+        }
+        if (!c->node || sscanf(c->node, "scsi_%u_%u_%u_%llu%n", &a.host, &a.bus, &a.target, &a.unit, &end) != 4 ||
+            end < 0 || c->node[end] || a.unit > INT64_MAX)
+                return false;
+        *ret = a;
+        return true;
+}
+
 char *claim_identity_string(const struct claim *c) {
+        struct scsi_claim_info scsi;
+
+        if (claim_scsi_address(c, &scsi))
+                return strdup_printf("scsi_host%u %u:%u:%llu%s%s%s%s%s", scsi.host, scsi.bus, scsi.target, scsi.unit,
+                                     scsi.sg || scsi.block ? " (" : "", strempty(scsi.sg),
+                                     scsi.sg && scsi.block ? ", " : "", strempty(scsi.block),
+                                     scsi.sg || scsi.block ? ")" : "");
         switch (c->type) {
         case HOSTDEV_TYPE_USB:
                 return strdup_printf("%04x:%04x%s%s port %s", c->usb.vendor, c->usb.product,
@@ -1616,6 +1695,7 @@ static json_object *jstr(const char *s) {
 
 static json_object *claim_status_json(const struct registry *reg, const struct claim *c) {
         json_object *o = json_object_new_object(), *id = json_object_new_object();
+        struct scsi_claim_info scsi;
         char since[32];
         if (!o || !id) {
                 json_object_put(o);
@@ -1643,6 +1723,15 @@ static json_object *claim_status_json(const struct registry *reg, const struct c
                 json_object_object_add(id, "detached", json_object_new_boolean(c->pci.detached));
                 json_object_object_add(id, "iommu_group",
                                        c->pci.iommu_group >= 0 ? json_object_new_int(c->pci.iommu_group) : NULL);
+        } else if (claim_scsi_address(c, &scsi)) {
+                char adapter[32];
+                snprintf(adapter, sizeof adapter, "scsi_host%u", scsi.host);
+                json_object_object_add(id, "adapter", json_object_new_string(adapter));
+                json_object_object_add(id, "bus", json_object_new_int64(scsi.bus));
+                json_object_object_add(id, "target", json_object_new_int64(scsi.target));
+                json_object_object_add(id, "unit", json_object_new_int64((int64_t) scsi.unit));
+                json_object_object_add(id, "sg", jstr(scsi.sg));
+                json_object_object_add(id, "block", jstr(scsi.block));
         }
         json_object_object_add(o, "identity", id);
         json_object_object_add(o, "domain", jstr(c->domain));

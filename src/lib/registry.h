@@ -91,6 +91,17 @@ struct pci_claim_info {
         int iommu_group;   /* -1: none */
 };
 
+/* The LUN a type scsi claim (host adapter, not iSCSI) holds: <adapter name='scsi_host<host>'/>
+ * <address bus= target= unit=/>, and the host's names for it, as the inventory showed them
+ * when it was claimed. */
+struct scsi_claim_info {
+        bool known; /* filled (registry_claim() with an inventory that has the node) */
+        unsigned host, bus, target;
+        unsigned long long unit;
+        char *sg;    /* "sg0", or NULL */
+        char *block; /* "sda", or NULL */
+};
+
 struct claim {
         char *domain;
         enum hostdev_type type;
@@ -111,6 +122,7 @@ struct claim {
         /* capabilities mode: where the device went — net: the --netns spec (path or pid);
          * storage/misc: the --root directory. NULL otherwise (and then nothing to undo). */
         char *caps_target;
+        struct scsi_claim_info scsi; /* type scsi (host adapter) */
 };
 
 struct claim *claim_free(struct claim *c);
@@ -224,10 +236,12 @@ const struct claim *registry_claim_at(const struct registry *reg, size_t i);
 /* `hostdev status --json`: an array with one object per claim (of domains whose record has
  * libvirt URI `uri`, or all when uri is NULL): device (node name or null while unplugged),
  * type, key, identity (usb: vendor_id, product_id, serial, port, bus, device; pci: address,
- * orig_driver, managed, detached, iommu_group), domain, since ("YYYY-MM-DD HH:MM:SS" local
- * time), since_epoch, state, shareable, qemu_id, selector, alive (the domain's process runs). */
+ * orig_driver, managed, detached, iommu_group; scsi: adapter, bus, target, unit, sg, block —
+ * sg/block null when not known), domain, since ("YYYY-MM-DD HH:MM:SS" local time),
+ * since_epoch, state, shareable, qemu_id, selector, alive (the domain's process runs). */
 int registry_status_json(const struct registry *reg, const char *uri, char **ret);
-/* The human identity of a claim: "46f4:0001 serial DONGLE-A port 1-1", "0000:03:00.0 (host driver e1000e)". */
+/* The human identity of a claim: "46f4:0001 serial DONGLE-A port 1-1", "0000:03:00.0 (host driver e1000e)",
+ * "scsi_host0 0:0:0 (sg0, sda)" (adapter bus:target:unit, and the host's sg/block names when known). */
 char *claim_identity_string(const struct claim *c);
 /* "YYYY-MM-DD HH:MM:SS" in local time. */
 void format_claim_time(time_t t, char buf[static 32]);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "error.h"
+#include "json-util.h"
 #include "hostdev-xml.h"
 #include "inventory.h"
 #include "qemu-args.h"
@@ -189,6 +190,64 @@ static void test_shareable(void **state) {
         assert_int_equal(registry_claim(reg, "vm-y", shared, inv, &err), -EBUSY);
 }
 
+/* hostdev status names a SCSI claim by its LUN (adapter bus:target:unit) and the host's sg/block
+ * names, as USB and PCI claims by theirs; recorded in the registry, so a reload keeps them. */
+static void assert_scsi_identity_json(const struct registry *reg, const char *sg, const char *block) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_json_ json_object *arr = NULL;
+        json_object *id, *v;
+
+        assert_int_equal(registry_status_json(reg, NULL, &text), 0);
+        arr = json_tokener_parse(text);
+        assert_non_null(arr);
+        assert_int_equal(json_object_array_length(arr), 1);
+        assert_true(json_object_object_get_ex(json_object_array_get_idx(arr, 0), "identity", &id));
+        assert_true(json_object_object_get_ex(id, "adapter", &v));
+        assert_string_equal(json_object_get_string(v), "scsi_host0");
+        assert_true(json_object_object_get_ex(id, "bus", &v));
+        assert_int_equal(json_object_get_int(v), 0);
+        assert_true(json_object_object_get_ex(id, "target", &v));
+        assert_int_equal(json_object_get_int(v), 0);
+        assert_true(json_object_object_get_ex(id, "unit", &v));
+        assert_int_equal(json_object_get_int(v), 0);
+        assert_true(json_object_object_get_ex(id, "sg", &v));
+        if (sg)
+                assert_string_equal(json_object_get_string(v), sg);
+        else
+                assert_null(v);
+        assert_true(json_object_object_get_ex(id, "block", &v));
+        if (block)
+                assert_string_equal(json_object_get_string(v), block);
+        else
+                assert_null(v);
+}
+
+static void test_status_identity(void **state) {
+        _cleanup_(inventory_freep) struct inventory *inv = mini_copy("sys");
+        _cleanup_(registry_freep) struct registry *reg = NULL, *again = NULL;
+        _cleanup_(claim_freep) struct claim *c = scsi_claim(inv, false);
+        _cleanup_free_ char *err = NULL, *id = NULL, *id2 = NULL, *id3 = NULL;
+
+        assert_int_equal(registry_open(&reg, &err), 0);
+        assert_int_equal(registry_claim(reg, "vm-a", c, inv, &err), 1);
+        id = claim_identity_string(registry_claim_at(reg, 0));
+        assert_string_equal(id, "scsi_host0 0:0:0 (sg0, sda)");
+        assert_scsi_identity_json(reg, "sg0", "sda");
+
+        /* from the registry file, as another hostdev process reads it */
+        assert_int_equal(registry_open(&again, &err), 0);
+        id2 = claim_identity_string(registry_claim_at(again, 0));
+        assert_string_equal(id2, "scsi_host0 0:0:0 (sg0, sda)");
+        assert_scsi_identity_json(again, "sg0", "sda");
+
+        /* claimed without an inventory: the LUN from the node name, no host names */
+        assert_int_equal(registry_release_domain(reg, "vm-a", NULL, NULL, &err), 1);
+        assert_int_equal(registry_claim(reg, "vm-b", c, NULL, &err), 1);
+        id3 = claim_identity_string(registry_claim_at(reg, 0));
+        assert_string_equal(id3, "scsi_host0 0:0:0");
+        assert_scsi_identity_json(reg, NULL, NULL);
+}
+
 static void test_sgio(void **state) {
         _cleanup_(inventory_freep) struct inventory *inv = mini_copy("sys");
         struct hostdev_file *f = parse(adapter_xml);
@@ -324,6 +383,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_resolve_forms, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_qemu_device, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_shareable, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_status_identity, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sgio, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rawio, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_vhost_target, setup, teardown),
