@@ -52,14 +52,6 @@ python3 "$VM_SRC/bench/replug/measure.py" --replugs "${BENCH_REPLUGS:-50}" --mov
         --synthetic "${BENCH_SYNTHETIC:-1000}" --hostdev-qemu "$QH" --autoscan-qemu "$QA" \
         --daemon "$WD" --daemon-log "$W/watch.log" --fifo "$W/inject" | tee "$VM_OUT/bench-replug.txt"
 rc=${PIPESTATUS[0]}
-echo "--- the daemon's split of its re-attach times (uevent -> device_add sent / QEMU's device_add), ms:"
-grep -o 'debug: bench-h: .*' "$W/watch.log" | awk '{print $3}' | sort -n >"$W/loop.ms" || true
-grep -o 'debug: bench-h: .*' "$W/watch.log" | awk '{print $10}' | sort -n >"$W/qemu.ms" || true
-n=$(wc -l <"$W/loop.ms")
-if [ "$n" -gt 0 ]; then
-        echo "  loop (uevent -> device_add sent): p50 $(sed -n "$(((n + 1) / 2))p" "$W/loop.ms"), max $(tail -1 "$W/loop.ms") (n=$n)"
-        echo "  QEMU's device_add round trip:     p50 $(sed -n "$(((n + 1) / 2))p" "$W/qemu.ms"), max $(tail -1 "$W/qemu.ms")"
-fi
 echo "--- autoscan QEMU: info usb now, and its log"
 qmp "$W/a.qmp" human-monitor-command '{"command-line": "info usb"}' || true
 cat "$W/a.log" || true

@@ -8,8 +8,8 @@ Two identical dongles are replugged with the same pattern at the same time:
                 (-device usb-host,hostbus=B,hostport=P).
 Per replug and per dongle it measures the time from the device's appearance in the guest
 kernel (receipt of the kernel's "add" uevent on a NETLINK_KOBJECT_UEVENT socket, CLOCK_MONOTONIC)
-to the QEMU that should hold it having the device's /dev/bus/usb/BBB/DDD node open (polling
-/proc/PID/fd readlinks every 0.5 ms). Off-times are spread over 0.1-3 s (fixed seed).
+to the QEMU that should hold it opening the device's /dev/bus/usb/BBB/DDD node (the time of the
+inotify IN_OPEN event of that node, confirmed by the node in /proc/PID/fd). Off-times are spread over 0.1-3 s (fixed seed).
 
 Then the synthetic load: remove+add uevent pairs for DONGLE-A written into the daemon's
 injection FIFO (HOSTDEV_WATCH_INJECT): each goes through the daemon's uevent code path and
@@ -17,10 +17,13 @@ does a real device_del + DEVICE_DELETED + device_add against the inner QEMU; the
 VmRSS (/proc/PID/status) is sampled before and after.
 """
 import argparse
+import ctypes
 import glob
 import os
 import random
+import re
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -93,6 +96,44 @@ def holds(pid, bus, dev):
     return False
 
 
+# ---- who opened which /dev/bus/usb node, when ---------------------------------------------
+# inotify IN_OPEN on every /dev/bus/usb/BBB directory reports each open of a node in it as it
+# happens, without polling (a 0.5 ms /proc poll loop in Python eats a whole vCPU of the TCG
+# guest, and so slows down what it measures). The open is then checked to be the right QEMU's
+# by /proc/PID/fd.
+opens = {}             # (bus, devnum) -> [t_monotonic of each IN_OPEN]
+IN_OPEN = 0x20
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def open_listener():
+    fd = libc.inotify_init1(0)
+    if fd < 0:
+        sys.exit("inotify_init1 failed: errno %d" % ctypes.get_errno())
+    wd2bus = {}
+    for d in sorted(glob.glob("/dev/bus/usb/[0-9][0-9][0-9]")):
+        wd = libc.inotify_add_watch(fd, d.encode(), IN_OPEN)
+        if wd < 0:
+            sys.exit("inotify_add_watch %s failed: errno %d" % (d, ctypes.get_errno()))
+        wd2bus[wd] = int(os.path.basename(d))
+    while True:
+        buf = os.read(fd, 65536)
+        t = time.monotonic()
+        i = 0
+        while i + 16 <= len(buf):
+            wd, mask, _cookie, ln = struct.unpack_from("iIII", buf, i)
+            name = buf[i + 16:i + 16 + ln].split(b"\0", 1)[0].decode()
+            i += 16 + ln
+            if mask & IN_OPEN and wd in wd2bus and name.isdigit():
+                with cv:
+                    opens.setdefault((wd2bus[wd], int(name)), []).append(t)
+                    cv.notify_all()
+
+
+threading.Thread(target=open_listener, daemon=True).start()
+time.sleep(0.2)
+
+
 def measure(serial, since, pid, result):
     """Wait for serial's next appearance after `since`, then for pid to open its node."""
     deadline = time.monotonic() + 15
@@ -107,10 +148,20 @@ def measure(serial, since, pid, result):
                 return
     end = t0 + opts.wait
     while time.monotonic() < end:
+        with cv:
+            seen = [t for t in opens.get((bus, dev), []) if t >= t0]
+            if not seen:
+                cv.wait(timeout=max(0, min(0.05, end - time.monotonic())))
+                continue
+        # an open happened: is it the right QEMU's? (checked every 20 ms; the time taken is
+        # the last open before the check that finds QEMU holding the node: if some other
+        # process opened it later, the figure only grows)
         if holds(pid, bus, dev):
-            result[serial] = (time.monotonic() - t0) * 1000.0
+            with cv:
+                t1 = max(t for t in opens.get((bus, dev), []) if t >= t0)
+            result[serial] = (t1 - t0) * 1000.0
             return
-        time.sleep(0.0005)
+        time.sleep(0.02)
     result[serial] = None
 
 
@@ -197,6 +248,27 @@ table("back onto the original port (%d moves)" % opts.moves,
 rss_real = rss_kb(opts.daemon)
 real = opts.replugs + 2 * opts.moves
 print("\ndaemon VmRSS after %d real replugs of its dongle: %d kB" % (real, rss_real))
+
+# ---- the daemon's own split of the real replugs ------------------------------------------
+# its debug line per re-attach: "bench-h: T ms from the uevent to device_add, Q ms in QEMU's
+# device_add (reading sysfs and finding the claim R ms, then waiting W ms for WHAT)"
+split = []
+for line in open(opts.daemon_log):
+    m = re.search(r"bench-h: ([0-9.]+) ms from the uevent to device_add, ([0-9.]+) ms in QEMU's device_add "
+                  r"\(reading sysfs and finding the claim ([0-9.]+) ms, then waiting ([0-9.]+) ms for (.*)\)", line)
+    if m:
+        split.append((float(m.group(1)), float(m.group(2)), float(m.group(3)), float(m.group(4)), m.group(5)))
+if split:
+    print("\nthe daemon's split of its %d real re-attaches (its uevent receipt -> QEMU's device_add reply), ms:"
+          % len(split))
+    for k, name in ((2, "sysfs read + claim lookup"), (3, "waiting before device_add"),
+                    (0, "uevent -> device_add sent"), (1, "QEMU's device_add")):
+        v = [x[k] for x in split]
+        print("  %-28s p50 %7.1f  p99 %7.1f  max %7.1f" % (name, pct(v, 50), pct(v, 99), max(v)))
+    reasons = {}
+    for x in split:
+        reasons[x[4]] = reasons.get(x[4], 0) + 1
+    print("  waited for: " + ", ".join("%s %d" % kv for kv in sorted(reasons.items())))
 
 # ---- synthetic uevents through the daemon ------------------------------------------------
 if opts.synthetic > 0:

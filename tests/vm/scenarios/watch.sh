@@ -5,7 +5,8 @@
 # daemon. Each dongle is unplugged and replugged from outside (the VM's control channel): on
 # the same port, onto another port, and a quick replug (0.1 s off): each returns to its own
 # VM, never another's, as seen in each VM's `info usb` / qom hostbus+hostaddr and in QEMU's
-# open /dev/bus/usb node. A dongle whose VM is off stays unclaimed and untouched.
+# open /dev/bus/usb node. A dongle whose VM is off stays unclaimed and untouched. A
+# startupPolicy='optional' dongle absent when its VM starts goes into it when it is plugged in.
 set -eu
 . "$(dirname "$0")/qemu-lib.sh"
 . "$(dirname "$0")/watch-lib.sh"
@@ -99,6 +100,30 @@ vmcheck --timeout 20 vm-b="$W/b.mon:DONGLE-B" vm-c="$W/c.mon:DONGLE-C" --free DO
 run "$H" status --json
 want_rc 0
 printf '%s' "$OUT" | grep -q DONGLE-A && fail "status still shows a claim on DONGLE-A"
+
+step "startupPolicy='optional': vm-d starts while DONGLE-A is unplugged, gets it when it is plugged in"
+vmctl unplug dongle-a || fail "vmctl unplug dongle-a failed"
+wait_for 20 sh -c '! grep -qx DONGLE-A /sys/bus/usb/devices/*/serial' || fail "DONGLE-A did not go away"
+sed "s/<source>/<source startupPolicy='optional'>/" "$W/a.xml" >"$W/d.xml"
+"$H" run --name vm-d "$W/d.xml" -- "${INNER_QEMU[@]}" -qmp "unix:$W/d.mon,server=on,wait=off" \
+        >"$W/run-d.out" 2>"$W/run-d.err" &
+RA=$!
+wait_for 120 test -S "$W/d.mon" || { cat "$W/run-d.err"; fail "vm-d did not start"; }
+cat "$W/run-d.err"
+grep -q "DONGLE-A is not there now (startupPolicy='optional'): claimed, attached as hostdev0 when it appears" \
+        "$W/run-d.err" || fail "hostdev run did not claim the absent optional dongle"
+run "$H" status
+want_rc 0
+printf '%s' "$OUT" | grep -q "vm-d.*unplugged" || fail "status does not show vm-d's claim as unplugged"
+echo "\$ vmctl plug dongle-a port=1"
+vmctl plug dongle-a port=1 || fail "vmctl plug dongle-a failed"
+vmcheck --timeout 20 vm-d="$W/d.mon:DONGLE-A" vm-b="$W/b.mon:DONGLE-B" vm-c="$W/c.mon:DONGLE-C" ||
+        fail "the optional DONGLE-A did not go into vm-d when it appeared"
+grep -q "re-attached .*DONGLE-A.* to vm-d in " "$W/run-d.err" || fail "no attach line for DONGLE-A in vm-d"
+qmp "$W/d.mon" quit >/dev/null || true
+set +e; wait "$RA"; rc=$?; set -e
+RA=
+[ "$rc" = 0 ] || { cat "$W/run-d.err"; fail "hostdev run vm-d exited $rc"; }
 
 step "the daemon's and run's log lines"
 echo "--- hostdev run vm-a:"; grep -E "attached|unplugged|queued|reconcile" "$W/run-a.err" || true
