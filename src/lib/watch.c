@@ -44,6 +44,8 @@ struct devref { /* a host device the loop is about to give to a claim */
         unsigned bus, devnum;
         char *node, *desc;
         uint64_t t0; /* uevent receipt, 0 if not from a uevent */
+        uint64_t t_decided; /* sysfs read, claim found */
+        const char *waited_for; /* what the device_add waited for after that, or NULL */
         uint64_t t_sent; /* device_add sent */
 };
 
@@ -550,10 +552,26 @@ static int domain_connect(struct wdomain *d) {
                 return -errno;
         }
         d->fd = TAKE_FD(fd);
-        d->state = D_GREETING;
         d->connect_deadline = now_usec() + qmp_timeout_usec(w);
         d->idle_since = 0;
+        /* No round trip for the greeting: QEMU sends it as it accepts and reads what we wrote
+         * only after that, in order. So qmp_capabilities goes out now, and so does the work
+         * that waited for the connection (a device_add for a replugged dongle): they are
+         * answered in turn; if the negotiation fails, they fail too and the connection is
+         * made again. */
+        d->state = D_CAPS;
+        r = domain_send(d, "qmp_capabilities", NULL, NULL, on_caps);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < w->n_claims && d->state == D_CAPS; i++)
+                if (streq_ptr(w->claims[i]->c.domain, d->name))
+                        claim_work(d, w->claims[i]);
         return 0;
+}
+
+/* Commands can be written: connected, or negotiating (what we write is read after that). */
+static bool domain_can_send(const struct wdomain *d) {
+        return d->state == D_READY || d->state == D_CAPS;
 }
 
 static void on_caps(struct wdomain *d, const char *qdev_id, const struct qmp_msg *m) {
@@ -581,10 +599,7 @@ static void handle_msg(struct wdomain *d, struct qmp_msg *m) {
 
         switch (m->type) {
         case QMP_MSG_GREETING:
-                if (d->state != D_GREETING)
-                        return;
-                d->state = D_CAPS;
-                (void) domain_send(d, "qmp_capabilities", NULL, NULL, on_caps);
+                /* qmp_capabilities went out with the connect (domain_connect) */
                 return;
         case QMP_MSG_EVENT:
                 handle_event(d, m);
@@ -701,9 +716,13 @@ static void on_add_reply(struct wdomain *d, const char *qdev_id, const struct qm
                 if (cl->adding.t0) {
                         wlog(w, WATCH_LOG_INFO, "re-attached %s to %s in %.1f ms", strna(cl->adding.desc),
                              d->name, (double) (t1 - cl->adding.t0) / 1000.0);
-                        wlog(w, WATCH_LOG_DEBUG, "%s: %.1f ms from the uevent to device_add, %.1f ms in QEMU's device_add",
+                        wlog(w, WATCH_LOG_DEBUG, "%s: %.1f ms from the uevent to device_add, %.1f ms in QEMU's device_add"
+                             " (reading sysfs and finding the claim %.1f ms, then waiting %.1f ms for %s)",
                              d->name, (double) (cl->adding.t_sent - cl->adding.t0) / 1000.0,
-                             (double) (t1 - cl->adding.t_sent) / 1000.0);
+                             (double) (t1 - cl->adding.t_sent) / 1000.0,
+                             (double) (cl->adding.t_decided - cl->adding.t0) / 1000.0,
+                             (double) (cl->adding.t_sent - cl->adding.t_decided) / 1000.0,
+                             cl->adding.waited_for ? cl->adding.waited_for : "nothing");
                 }
                 else
                         wlog(w, WATCH_LOG_INFO, "attached %s to %s", strna(cl->adding.desc), d->name);
@@ -774,7 +793,7 @@ static void handle_event(struct wdomain *d, const struct qmp_msg *m) {
 
 /* Bring the VM in line with what the claim should hold, for the states that allow it. */
 static void claim_work(struct wdomain *d, struct wclaim *cl) {
-        if (d->state != D_READY) {
+        if (!domain_can_send(d)) {
                 d->need_connect = true;
                 return;
         }
@@ -798,10 +817,15 @@ static void claim_work(struct wdomain *d, struct wclaim *cl) {
 static void device_added(struct watch *w, struct wclaim *cl, unsigned bus, unsigned devnum,
                          const char *node, uint64_t t0) {
         struct wdomain *d = find_domain(w, cl->c.domain);
-        struct devref ref = { .set = true, .bus = bus, .devnum = devnum, .t0 = t0 };
+        struct devref ref = { .set = true, .bus = bus, .devnum = devnum, .t0 = t0, .t_decided = now_usec() };
 
         if (!d)
                 return;
+        ref.waited_for = !domain_can_send(d)             ? "the QMP connection"
+                         : cl->state == CS_DELETING      ? "DEVICE_DELETED of the old one"
+                         : cl->state == CS_ADDING        ? "the previous device_add"
+                         : d->cmds                       ? "earlier QMP commands"
+                                                         : NULL;
         if (cl->state == CS_PRESENT && cl->c.bus == bus && cl->c.devnum == devnum)
                 return; /* already there */
         if (cl->state == CS_ADDING && cl->adding.bus == bus && cl->adding.devnum == devnum)
@@ -827,7 +851,7 @@ static void device_removed(struct watch *w, struct wclaim *cl) {
         cl->unplugged_at = now_usec();
         if (!d)
                 return;
-        if (cl->state == CS_PRESENT && d->state == D_READY) {
+        if (cl->state == CS_PRESENT && domain_can_send(d)) {
                 wlog(w, WATCH_LOG_INFO, "unplugged %s from %s (device_del %s)", strna(desc), d->name,
                      cl->c.qdev_id);
                 send_del(d, cl);
