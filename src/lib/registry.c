@@ -373,6 +373,16 @@ static int json_add_bool(json_object *o, const char *k, bool v) {
         return json_object_object_add(o, k, s) < 0 ? -ENOMEM : 0;
 }
 
+/* A new object under o[k]; NULL on OOM. */
+static json_object *json_add_object(json_object *o, const char *k) {
+        json_object *sub = json_object_new_object();
+        if (sub && json_object_object_add(o, k, sub) < 0) {
+                json_object_put(sub);
+                return NULL;
+        }
+        return sub;
+}
+
 static int claim_to_json(const struct claim *c, json_object **ret) {
         _cleanup_json_ json_object *o = json_object_new_object();
         int r = 0;
@@ -390,11 +400,9 @@ static int claim_to_json(const struct claim *c, json_object **ret) {
         if (c->caps_target)
                 r |= json_add_str(o, "caps_target", c->caps_target);
         if (c->type == HOSTDEV_TYPE_USB) {
-                json_object *u = json_object_new_object();
-                if (!u || json_object_object_add(o, "usb", u) < 0) {
-                        json_object_put(u);
+                json_object *u = json_add_object(o, "usb");
+                if (!u)
                         return -ENOMEM;
-                }
                 r |= json_add_int(u, "vendor", c->usb.vendor);
                 r |= json_add_int(u, "product", c->usb.product);
                 r |= json_add_str(u, "serial", c->usb.serial);
@@ -403,12 +411,10 @@ static int claim_to_json(const struct claim *c, json_object **ret) {
                 r |= json_add_int(u, "bus", c->usb.bus);
                 r |= json_add_int(u, "devnum", c->usb.devnum);
         } else if (c->type == HOSTDEV_TYPE_PCI) {
-                json_object *p = json_object_new_object();
+                json_object *p = json_add_object(o, "pci");
                 char addr[32];
-                if (!p || json_object_object_add(o, "pci", p) < 0) {
-                        json_object_put(p);
+                if (!p)
                         return -ENOMEM;
-                }
                 snprintf(addr, sizeof addr, "%04x:%02x:%02x.%x", c->pci.addr.domain, c->pci.addr.bus,
                          c->pci.addr.slot, c->pci.addr.function);
                 r |= json_add_str(p, "address", addr);
@@ -417,11 +423,9 @@ static int claim_to_json(const struct claim *c, json_object **ret) {
                 r |= json_add_bool(p, "detached", c->pci.detached);
                 r |= json_add_int(p, "iommu_group", c->pci.iommu_group);
         } else if (c->type == HOSTDEV_TYPE_SCSI && c->scsi.known) {
-                json_object *q = json_object_new_object();
-                if (!q || json_object_object_add(o, "scsi", q) < 0) {
-                        json_object_put(q);
+                json_object *q = json_add_object(o, "scsi");
+                if (!q)
                         return -ENOMEM;
-                }
                 r |= json_add_int(q, "host", c->scsi.host);
                 r |= json_add_int(q, "bus", c->scsi.bus);
                 r |= json_add_int(q, "target", c->scsi.target);
@@ -543,6 +547,16 @@ static int jget_int(json_object *o, const char *k, int64_t min, int64_t max, int
         return 0;
 }
 
+/* An unsigned (32-bit) field: missing gives 0. */
+static int jget_uint(json_object *o, const char *k, unsigned *ret) {
+        int64_t v;
+        int r = jget_int(o, k, 0, UINT32_MAX, &v);
+        if (r < 0)
+                return r;
+        *ret = (unsigned) v;
+        return 0;
+}
+
 static int jget_bool(json_object *o, const char *k, bool *ret) {
         json_object *v;
         if (!json_object_object_get_ex(o, k, &v)) {
@@ -599,13 +613,9 @@ static int claim_from_json(json_object *o, struct claim **ret) {
                 if ((r = jget_int(sub, "select", 0, 0xff, &v)) < 0)
                         return r;
                 c->usb.select = v;
-                if ((r = jget_int(sub, "bus", 0, UINT32_MAX, &v)) < 0)
-                        return r;
-                c->usb.bus = v;
-                if ((r = jget_int(sub, "devnum", 0, UINT32_MAX, &v)) < 0)
-                        return r;
-                c->usb.devnum = v;
-                if ((r = jget_str(sub, "serial", false, &c->usb.serial)) < 0 ||
+                if ((r = jget_uint(sub, "bus", &c->usb.bus)) < 0 ||
+                    (r = jget_uint(sub, "devnum", &c->usb.devnum)) < 0 ||
+                    (r = jget_str(sub, "serial", false, &c->usb.serial)) < 0 ||
                     (r = jget_str(sub, "port", false, &c->usb.port)) < 0)
                         return r;
         } else if (c->type == HOSTDEV_TYPE_PCI) {
@@ -629,24 +639,29 @@ static int claim_from_json(json_object *o, struct claim **ret) {
                 /* optional: claims of older registries and of iSCSI have none */
                 if (!json_object_is_type(sub, json_type_object))
                         return -EBADMSG;
-                if ((r = jget_int(sub, "host", 0, UINT32_MAX, &v)) < 0)
-                        return r;
-                c->scsi.host = v;
-                if ((r = jget_int(sub, "bus", 0, UINT32_MAX, &v)) < 0)
-                        return r;
-                c->scsi.bus = v;
-                if ((r = jget_int(sub, "target", 0, UINT32_MAX, &v)) < 0)
-                        return r;
-                c->scsi.target = v;
-                if ((r = jget_int(sub, "unit", 0, INT64_MAX, &v)) < 0)
-                        return r;
-                c->scsi.unit = v;
-                if ((r = jget_str(sub, "sg", false, &c->scsi.sg)) < 0 ||
+                if ((r = jget_uint(sub, "host", &c->scsi.host)) < 0 ||
+                    (r = jget_uint(sub, "bus", &c->scsi.bus)) < 0 ||
+                    (r = jget_uint(sub, "target", &c->scsi.target)) < 0 ||
+                    (r = jget_int(sub, "unit", 0, INT64_MAX, &v)) < 0 ||
+                    (r = jget_str(sub, "sg", false, &c->scsi.sg)) < 0 ||
                     (r = jget_str(sub, "block", false, &c->scsi.block)) < 0)
                         return r;
+                c->scsi.unit = (unsigned long long) v;
                 c->scsi.known = true;
         }
         *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* "pid" and "starttime": the process of a domain record or journal entry. */
+static int jget_process(json_object *o, pid_t *ret_pid, unsigned long long *ret_starttime) {
+        int64_t pid, st;
+        int r;
+        if ((r = jget_int(o, "pid", 0, INT32_MAX, &pid)) < 0 ||
+            (r = jget_int(o, "starttime", 0, INT64_MAX, &st)) < 0)
+                return r;
+        *ret_pid = (pid_t) pid;
+        *ret_starttime = (unsigned long long) st;
         return 0;
 }
 
@@ -654,7 +669,6 @@ static int claim_from_json(json_object *o, struct claim **ret) {
  * failure the element may be half filled (the array's `done` frees it). */
 static int domain_record_from_json(json_object *o, void *elem) {
         struct domain_record *d = elem;
-        int64_t v;
         int r;
 
         if (!json_object_is_type(o, json_type_object))
@@ -663,13 +677,7 @@ static int domain_record_from_json(json_object *o, void *elem) {
             (r = jget_str(o, "qmp_socket", false, &d->qmp_socket)) < 0 ||
             (r = jget_str(o, "uri", false, &d->uri)) < 0)
                 return r;
-        if ((r = jget_int(o, "pid", 0, INT32_MAX, &v)) < 0)
-                return r;
-        d->pid = (pid_t) v;
-        if ((r = jget_int(o, "starttime", 0, INT64_MAX, &v)) < 0)
-                return r;
-        d->starttime = v;
-        return 0;
+        return jget_process(o, &d->pid, &d->starttime);
 }
 
 static void domain_record_done_elem(void *elem) {
@@ -698,13 +706,8 @@ static int journal_entry_from_json(json_object *o, void *elem) {
         if ((r = jget_int(o, "id", 0, INT64_MAX, &v)) < 0)
                 return r;
         j->id = v;
-        if ((r = jget_int(o, "pid", 0, INT32_MAX, &v)) < 0)
-                return r;
-        j->pid = (pid_t) v;
-        if ((r = jget_int(o, "starttime", 0, INT64_MAX, &v)) < 0)
-                return r;
-        j->starttime = v;
-        if ((r = jget_int(o, "since", 0, INT64_MAX, &v)) < 0)
+        if ((r = jget_process(o, &j->pid, &j->starttime)) < 0 ||
+            (r = jget_int(o, "since", 0, INT64_MAX, &v)) < 0)
                 return r;
         j->since = (time_t) v;
         return 0;
@@ -962,8 +965,9 @@ static int lock_timed_out(struct registry *reg, unsigned timeout, char **reterr)
 
         if (pid <= 0)
                 return error_set(reterr, -ETIMEDOUT,
-                                 "the claims registry %s is locked by another process (%s) for %u s; giving up "
-                                 "(retry when it is done, or stop it if it is stuck)",
+                                 "the claims registry %s is locked by another process (not known which: see "
+                                 "who holds %s) for %u s; giving up (retry when it is done, or stop it if it is "
+                                 "stuck)",
                                  reg->path, reg->lock_path, timeout);
         snprintf(pidbuf, sizeof pidbuf, "%d", (int) pid);
         commp = path_join(proc_root(), pidbuf, "comm", NULL);
