@@ -999,7 +999,9 @@ int nodedev_read_usb(const char *sysfs_dir, struct nodedev **ret, char **reterr)
         _cleanup_strv_free_ char **warnings = NULL;
         struct nodedev *d = NULL;
         struct scan s;
-        int r = scan_init(&s, &warnings, true, reterr);
+        /* no hwdb: this runs per uevent in the watch loop, which names devices by ids and
+         * serial; opening the hwdb and walking its trie each time costs more than the rest */
+        int r = scan_init(&s, &warnings, false, reterr);
         if (r < 0)
                 return r;
         char *rp = realpath(sysfs_dir, NULL);

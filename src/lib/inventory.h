@@ -187,7 +187,8 @@ struct nodedev *inventory_find(const struct inventory *inv, const char *name);
 struct nodedev *inventory_find_pci(const struct inventory *inv, const struct pci_addr *a);
 struct nodedev *inventory_find_usb(const struct inventory *inv, unsigned bus, unsigned devnum);
 
-/* Read one USB device from its sysfs directory (e.g. after a uevent). */
+/* Read one USB device from its sysfs directory (e.g. after a uevent). Its vendor/product
+ * names are the device's own strings only (no hwdb lookup). */
 int nodedev_read_usb(const char *sysfs_dir, struct nodedev **ret, char **reterr);
 struct nodedev *nodedev_free(struct nodedev *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nodedev *, nodedev_free);
