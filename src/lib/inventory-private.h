@@ -31,6 +31,10 @@ struct scan {
                 char *vendor, *model;
         } hwdb_cache[8];
         unsigned hwdb_cache_next;
+        /* the last USB host controller's driver (one per bus, asked by every device on it);
+         * only scans made by scan_init() keep it (freed by their teardown) */
+        bool hcd_cached;
+        char *hcd_path, *hcd_driver;
 };
 /* Close the cached directory fd (scan teardown; callers that build a scan by hand call it). */
 void scan_close_dir(struct scan *s);
@@ -52,6 +56,9 @@ int attr_hex16(struct scan *s, const char *dir, const char *attr, bool required,
 int attr_link_basename(struct scan *s, const char *dir, const char *link, bool required, char **ret);
 /* realpath of dir/link kept under the root; -ENOENT silent; dangling warns. */
 int attr_link_resolve(struct scan *s, const char *dir, const char *link, char **ret);
+/* The same through the whole path: the directory fd kept for the device being read stays
+ * (for a link in another directory, e.g. a USB port's peer). */
+int attr_link_resolve_path(struct scan *s, const char *dir, const char *link, char **ret);
 
 /* hwdb names for a modalias-style key ("usb:v46F4p0001"); NULLs if unknown. */
 void hwdb_names(struct scan *s, const char *key, char **ret_vendor, char **ret_model);

@@ -416,6 +416,10 @@ int attr_link_resolve(struct scan *s, const char *dir, const char *link, char **
         return link_resolve_at(s, scan_dir_fd(s, dir), dir, link, false, ret);
 }
 
+int attr_link_resolve_path(struct scan *s, const char *dir, const char *link, char **ret) {
+        return link_resolve_at(s, -1, dir, link, false, ret);
+}
+
 static void hwdb_lookup(struct scan *s, const char *key, char **ret_vendor, char **ret_model) {
         struct udev_list_entry *e;
         udev_list_entry_foreach(e, udev_hwdb_get_properties_list_entry(s->hwdb, key, 0)) {
@@ -842,6 +846,8 @@ static int cmp_path(const void *a, const void *b) {
 static void scan_done(struct scan *s) {
         scan_close_dir(s);
         hwdb_cache_clear(s);
+        free(s->hcd_path);
+        free(s->hcd_driver);
         free(s->root);
         if (s->hwdb)
                 udev_hwdb_unref(s->hwdb);
@@ -859,6 +865,7 @@ static int scan_init(struct scan *s, char ***warnings, bool hwdb, char **reterr)
         if (s->root_len == 1) /* "/" */
                 s->root_len = 0;
         s->hwdb_wanted = hwdb; /* opened by the first hwdb_names() */
+        s->hcd_cached = true;
         return 0;
 }
 

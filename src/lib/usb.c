@@ -117,7 +117,7 @@ static int usb_read_peer(struct scan *s, const char *path, struct usb_device_inf
         _cleanup_free_ char *peer = NULL;
         if (!pd)
                 return 0;
-        if (attr_link_resolve(s, pd, "peer", &peer) < 0)
+        if (attr_link_resolve_path(s, pd, "peer", &peer) < 0)
                 return 0;
         const char *b = strrchr(peer, '/');
         char *name = NULL;
@@ -144,8 +144,22 @@ static char *usb_hcd_driver(struct scan *s, const char *path) {
                 *sl = 0;
                 if (is_root) {
                         char *drv = NULL;
+                        if (s->hcd_cached && streq_ptr(s->hcd_path, p))
+                                return s->hcd_driver ? strdup(s->hcd_driver) : NULL;
                         if (attr_link_basename(s, p, "driver", false, &drv) < 0)
-                                return NULL;
+                                drv = NULL;
+                        if (s->hcd_cached) { /* remember the answer, "none" too */
+                                char *cp = strdup(p), *cd = drv ? strdup(drv) : NULL;
+                                if (cp && (!drv || cd)) {
+                                        free(s->hcd_path);
+                                        free(s->hcd_driver);
+                                        s->hcd_path = cp;
+                                        s->hcd_driver = cd;
+                                } else {
+                                        free(cp);
+                                        free(cd);
+                                }
+                        }
                         return drv;
                 }
         }
