@@ -130,6 +130,14 @@ t_ls_full=$(median_of - lspci -A linux-sysfs -O "sysfs.path=$f1/sys/bus/pci" -D 
 printf '%-58s %10s %10s %7s\n' "list --json (${N_FULL[$k1]} devices) vs lspci (its PCI only)" \
         "${T_FULL[$k1]}" "$t_ls_full" "$(ratio "${T_FULL[$k1]}" "$t_ls_full")"
 
+# start-up: what every command pays before reading anything (issue 8: libvirt's client library
+# is loaded only by --connect paths, so it is not among these)
+t_hd0=$(median_of - "$HD" --version)
+t_ls0=$(median_of - lspci --version)
+printf '%-58s %10s %10s %7s\n' "start-up (--version), ms" "$(us_per "$t_hd0" 1000)" "$(us_per "$t_ls0" 1000)" \
+        "$(ratio "$t_hd0" "$t_ls0")"
+printf '%-58s %10s %10s\n' "  shared objects loaded (ldd)" "$(ldd "$HD" | wc -l)" "$(ldd "$(command -v lspci)" | wc -l)"
+
 n_usb=$(count "$f1" usb_devices)
 t_usb=$(median_of "HOSTDEV_SYSFS_ROOT=$f1/sys" "$HD" list --cap usb_device --json)
 if command -v lsusb >/dev/null && lsusb >/dev/null 2>&1 && [ "$(lsusb | wc -l)" -gt 0 ]; then
