@@ -1,7 +1,7 @@
 #!/bin/bash
-# libhostdev.so exports the public API of include/hostdev/hostdev.h, not internal helpers that
-# happen to be named hostdev_*: hostdev_giveback_claim (registry.c's give-back hook into
-# vfio.c) stays inside; the public functions are there.
+# libhostdev.so exports exactly the public API of include/hostdev/hostdev.h, not internal
+# helpers that happen to be named hostdev_* (hostdev_giveback_claim, hostdev_def_*,
+# hostdev_file_*, ...).
 set -eu
 . "$(dirname "$0")/lib.sh"
 : "${HOSTDEV_BUILDDIR:?HOSTDEV_BUILDDIR not set (run through meson test)}"
@@ -10,8 +10,11 @@ LIB=$HOSTDEV_BUILDDIR/src/lib/libhostdev.so
 [ -e "$LIB" ] || fail "$LIB not built"
 syms=$(nm -D --defined-only "$LIB" | awk '$2 != "A" { print $3 }' | sed 's/@.*//')
 printf '%s\n' "$syms" | grep -qx hostdev_giveback_claim && fail "libhostdev exports the internal hostdev_giveback_claim"
-# every function the public header declares is exported
-for f in $(grep -oE '\bhostdev_[a-z_]+\(' "$HOSTDEV_SRCDIR/include/hostdev/hostdev.h" | tr -d '(' | sort -u); do
-        printf '%s\n' "$syms" | grep -qx "$f" || fail "libhostdev does not export $f (declared in hostdev.h)"
-done
+# exactly the functions the public header declares are exported
+want=$(grep -oE '\bhostdev_[a-z_]+\(' "$HOSTDEV_SRCDIR/include/hostdev/hostdev.h" | tr -d '(' | sort -u)
+have=$(printf '%s\n' "$syms" | grep -v '^LIBHOSTDEV_' | sort -u)
+[ -n "$want" ] || fail "no functions found in hostdev.h"
+[ "$want" = "$have" ] || fail "libhostdev exports differ from hostdev.h:
+$(diff <(printf '%s\n' "$want") <(printf '%s\n' "$have") || true)"
+
 echo "ok"
