@@ -91,6 +91,9 @@ int virt_cli_watch(int argc, char **argv) {
         static const struct option options[] = {
                 { "connect", required_argument, NULL, 'c' },
                 { "domain", required_argument, NULL, 'd' },
+                /* accepted, and what happens anyway: libvirt sets the node's owner for its
+                 * QEMU from udevd's event, so the libvirt loop always waits for udevd */
+                { "udev-events", no_argument, NULL, 'u' },
                 { "verbose", no_argument, NULL, 'v' },
                 {},
         };
@@ -106,6 +109,8 @@ int virt_cli_watch(int argc, char **argv) {
                         break;
                 case 'd':
                         wo.domain = optarg;
+                        break;
+                case 'u':
                         break;
                 case 'v':
                         log_style.debug = true;
