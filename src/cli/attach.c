@@ -146,6 +146,9 @@ static int claim_pending(struct attach_ctx *ctx, struct attach_item *it, const s
                 free(it->claim->qemu_id);
                 it->claim->qemu_id = TAKE_PTR(id);
         }
+        r = qemu_usb_guest_props(def, &it->claim->qemu_props, reterr);
+        if (r < 0)
+                return r;
         r = registry_claim(ctx->reg, ctx->domain, it->claim, ctx->inv, reterr);
         if (r < 0)
                 return error_prefix(reterr, r, "%s:%u", ctx->f->path, def->line);
@@ -329,6 +332,12 @@ int attach_claim_prepare(struct attach_ctx *ctx, const char *op, struct qmp *q, 
                 if (!it->claim->qemu_id) {
                         r = -ENOMEM;
                         goto fail;
+                }
+                /* what a re-attach after a replug gives QEMU again (guest port, bootindex) */
+                if (def->type == HOSTDEV_TYPE_USB) {
+                        r = qemu_usb_guest_props(def, &it->claim->qemu_props, reterr);
+                        if (r < 0)
+                                goto fail;
                 }
                 existing = registry_find_by_key(ctx->reg, it->claim->key);
                 if (existing && streq_ptr(existing->domain, ctx->domain) &&

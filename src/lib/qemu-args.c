@@ -138,18 +138,11 @@ static void add_rom(json_object *o, const struct hostdev_def *def, bool *oom) {
                 set_str(o, "romfile", def->rom_file, oom);
 }
 
-static int build_usb(const struct hostdev_def *def, const struct nodedev *dev, const char *id,
-                     json_object *o, bool *oom, char **reterr) {
+/* What a USB device_add carries besides driver, id and the host device: boot index, guest
+ * reset behaviour, guest bus and port. */
+static int usb_guest_props(const struct hostdev_def *def, json_object *o, bool *oom, char **reterr) {
         const struct guest_address *ga = &def->guest_addr;
 
-        if (!dev || dev->cap != NODEDEV_CAP_USB_DEVICE)
-                return error_set(reterr, -EINVAL, "line %u: USB <hostdev> not resolved to a USB device",
-                                 def->line);
-        if (dev->u.usb.bus == 0 || dev->u.usb.devnum == 0)
-                return error_set(reterr, -EINVAL, "%s: USB bus/device number unknown", dev->name);
-        set_str(o, "driver", "usb-host", oom);
-        set_strf(o, "hostdevice", oom, "%s/bus/usb/%03u/%03u", dev_root(), dev->u.usb.bus, dev->u.usb.devnum);
-        set_str(o, "id", id, oom);
         add_bootindex(o, def, oom);
         switch (def->guest_reset) {
         case USB_GUEST_RESET_DEFAULT:
@@ -177,6 +170,42 @@ static int build_usb(const struct hostdev_def *def, const struct nodedev *dev, c
                 return error_set(reterr, -EOPNOTSUPP,
                                  "line %u: a guest <address type='%s'> cannot be given to a USB device",
                                  def->line, guest_addr_type_name(ga->type));
+        return 0;
+}
+
+static int build_usb(const struct hostdev_def *def, const struct nodedev *dev, const char *id,
+                     json_object *o, bool *oom, char **reterr) {
+        if (!dev || dev->cap != NODEDEV_CAP_USB_DEVICE)
+                return error_set(reterr, -EINVAL, "line %u: USB <hostdev> not resolved to a USB device",
+                                 def->line);
+        if (dev->u.usb.bus == 0 || dev->u.usb.devnum == 0)
+                return error_set(reterr, -EINVAL, "%s: USB bus/device number unknown", dev->name);
+        set_str(o, "driver", "usb-host", oom);
+        set_strf(o, "hostdevice", oom, "%s/bus/usb/%03u/%03u", dev_root(), dev->u.usb.bus, dev->u.usb.devnum);
+        set_str(o, "id", id, oom);
+        return usb_guest_props(def, o, oom, reterr);
+}
+
+int qemu_usb_guest_props(const struct hostdev_def *def, char **ret, char **reterr) {
+        _cleanup_json_ json_object *o = json_object_new_object();
+        bool oom = false;
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = usb_guest_props(def, o, &oom, reterr);
+        if (r < 0)
+                return r;
+        if (oom)
+                return -ENOMEM;
+        if (json_object_object_length(o) == 0) {
+                *ret = NULL;
+                return 0;
+        }
+        char *t = strdup(qemu_json_string(o));
+        if (!t)
+                return -ENOMEM;
+        *ret = t;
         return 0;
 }
 

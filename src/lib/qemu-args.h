@@ -43,6 +43,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct qemu_device *, qemu_device_free);
 
 /* "ua-..." alias of the def if it has one, else "hostdev<index>". */
 char *qemu_device_id(const struct hostdev_def *def, unsigned index);
+/* A USB <hostdev>'s device_add properties besides driver, id and the host device (bootindex,
+ * guest-reset, guest bus and port) as a JSON object's text; *ret NULL when there are none. */
+int qemu_usb_guest_props(const struct hostdev_def *def, char **ret, char **reterr);
 
 /* Build the device for def resolved to dev (dev may be NULL only for vhost scsi_host and
  * mdev, which are named by the def itself). index: the def's position in its file. */

@@ -106,6 +106,7 @@ struct claim *claim_free(struct claim *c) {
         free(c->usb.port);
         free(c->pci.orig_driver);
         free(c->qemu_id);
+        free(c->qemu_props);
         free(c->selector_xml);
         free(c->caps_target);
         free(c->scsi.sg);
@@ -120,13 +121,13 @@ int claim_dup(const struct claim *c, struct claim **ret) {
                 return -ENOMEM;
         *n = *c;
         n->domain = n->key = n->node = n->usb.serial = n->usb.port = NULL;
-        n->pci.orig_driver = n->qemu_id = n->selector_xml = n->caps_target = NULL;
+        n->pci.orig_driver = n->qemu_id = n->qemu_props = n->selector_xml = n->caps_target = NULL;
         n->scsi.sg = n->scsi.block = NULL;
         if (strdup_opt(c->domain, &n->domain) < 0 || strdup_opt(c->key, &n->key) < 0 ||
             strdup_opt(c->node, &n->node) < 0 || strdup_opt(c->usb.serial, &n->usb.serial) < 0 ||
             strdup_opt(c->usb.port, &n->usb.port) < 0 ||
             strdup_opt(c->pci.orig_driver, &n->pci.orig_driver) < 0 ||
-            strdup_opt(c->qemu_id, &n->qemu_id) < 0 ||
+            strdup_opt(c->qemu_id, &n->qemu_id) < 0 || strdup_opt(c->qemu_props, &n->qemu_props) < 0 ||
             strdup_opt(c->selector_xml, &n->selector_xml) < 0 ||
             strdup_opt(c->caps_target, &n->caps_target) < 0 || strdup_opt(c->scsi.sg, &n->scsi.sg) < 0 ||
             strdup_opt(c->scsi.block, &n->scsi.block) < 0)
@@ -394,6 +395,8 @@ static int claim_to_json(const struct claim *c, json_object **ret) {
         r |= json_add_str(o, "node", c->node);
         r |= json_add_bool(o, "shareable", c->shareable);
         r |= json_add_str(o, "qemu_id", c->qemu_id);
+        if (c->qemu_props)
+                r |= json_add_str(o, "qemu_props", c->qemu_props);
         r |= json_add_str(o, "selector", c->selector_xml);
         r |= json_add_int(o, "since", (int64_t) c->since);
         r |= json_add_str(o, "state", claim_state_to_string(c->state));
@@ -584,6 +587,7 @@ static int claim_from_json(json_object *o, struct claim **ret) {
             (r = jget_str(o, "key", true, &c->key)) < 0 || (r = jget_str(o, "node", false, &c->node)) < 0 ||
             (r = jget_bool(o, "shareable", &c->shareable)) < 0 ||
             (r = jget_str(o, "qemu_id", false, &c->qemu_id)) < 0 ||
+            (r = jget_str(o, "qemu_props", false, &c->qemu_props)) < 0 ||
             (r = jget_str(o, "selector", false, &c->selector_xml)) < 0 ||
             (r = jget_str(o, "caps_target", false, &c->caps_target)) < 0 ||
             (r = jget_str(o, "state", true, &state)) < 0)

@@ -116,6 +116,10 @@ struct claim {
         struct pci_claim_info pci; /* type pci */
         bool shareable;
         char *qemu_id;      /* QEMU device id (hostdev0 / ua-alias), or NULL */
+        /* USB: the device_add properties besides driver, id and the host device (guest bus and
+         * port, bootindex, guest-reset), a JSON object's text, or NULL: a re-attach after a
+         * replug gives them again, so the guest sees the device where it was */
+        char *qemu_props;
         char *selector_xml; /* the normalised <source> (hostdev_def_format_source) */
         time_t since;       /* wall clock, when claimed */
         enum claim_state state;

@@ -159,6 +159,7 @@ static void watch_claim_done(struct watch_claim *c) {
         free(c->serial);
         free(c->port);
         free(c->node);
+        free(c->qemu_props);
         *c = (struct watch_claim){ 0 };
 }
 
@@ -184,10 +185,11 @@ static int strdup_or_null(const char *s, char **ret) {
 
 static int watch_claim_copy(const struct watch_claim *src, struct watch_claim *dst) {
         struct watch_claim c = *src;
-        c.domain = c.key = c.qdev_id = c.serial = c.port = c.node = NULL;
+        c.domain = c.key = c.qdev_id = c.serial = c.port = c.node = c.qemu_props = NULL;
         if (strdup_or_null(src->domain, &c.domain) < 0 || strdup_or_null(src->key, &c.key) < 0 ||
             strdup_or_null(src->qdev_id, &c.qdev_id) < 0 || strdup_or_null(src->serial, &c.serial) < 0 ||
-            strdup_or_null(src->port, &c.port) < 0 || strdup_or_null(src->node, &c.node) < 0) {
+            strdup_or_null(src->port, &c.port) < 0 || strdup_or_null(src->node, &c.node) < 0 ||
+            strdup_or_null(src->qemu_props, &c.qemu_props) < 0) {
                 watch_claim_done(&c);
                 return -ENOMEM;
         }
@@ -678,6 +680,17 @@ static void send_add(struct wdomain *d, struct wclaim *cl, struct devref *ref) {
                 return;
         json_object_object_add(a, "driver", json_object_new_string("usb-host"));
         json_object_object_add(a, "id", json_object_new_string(cl->c.qdev_id));
+        /* where the guest had it (bus, port), its bootindex, ...: as at the first attach */
+        if (cl->c.qemu_props) {
+                _cleanup_json_ json_object *extra = json_tokener_parse(cl->c.qemu_props);
+                if (extra && json_object_is_type(extra, json_type_object)) {
+                        json_object_object_foreach(extra, k, v) {
+                                if (!streq(k, "driver") && !streq(k, "id") && !streq(k, "hostdevice") &&
+                                    !streq(k, "hostbus") && !streq(k, "hostaddr") && !streq(k, "hostport"))
+                                        json_object_object_add(a, k, json_object_get(v));
+                        }
+                }
+        }
         /* by its node, as on `hostdev run`'s command line: QEMU opens the path itself, so it
          * needs neither libusb's device list (which learns of new devices only through udevd)
          * nor a rescan */
@@ -1381,6 +1394,7 @@ static int claim_from_registry(const struct claim *c, struct watch_claim *ret) {
                 .devnum = c->usb.devnum,
                 .node = (char *) c->node,
                 .remote = usbip_claim_is_remote(c),
+                .qemu_props = (char *) c->qemu_props,
         };
         return watch_claim_copy(&wc, ret);
 }

@@ -99,6 +99,8 @@ struct watch_claim {
         unsigned bus, devnum;
         char *node;         /* "usb_1_4_1" */
         bool remote;        /* selected with <remote>: only its USB/IP import (vhci_hcd) matches */
+        char *qemu_props;   /* more device_add properties (guest bus/port, bootindex): a JSON
+                             * object's text (registry.h), or NULL */
 };
 
 /* Add/replace (by domain + qdev_id) a claim by hand (options.no_registry, tests, bench). */

@@ -32,6 +32,8 @@ cat >"$W/vm-r.xml" <<'EOF'
     </hostdev>
     <hostdev mode='subsystem' type='usb'>
       <source startupPolicy='optional'><vendor id='0x46f4'/><product id='0x0001'/><serial>ABSENT</serial></source>
+      <address type='usb' bus='0' port='4'/>
+      <boot order='3'/>
     </hostdev>
   </devices>
 </domain>
@@ -88,6 +90,8 @@ c = [c for c in r["claims"] if c["key"] == "usb:46f4:0001:serial:ABSENT"]
 assert len(c) == 1, c
 c = c[0]
 assert c["domain"] == "vm-r" and c["state"] == "unplugged" and c["qemu_id"] == "hostdev2", c
+# where the guest gets it when it appears: the guest address and boot order of the XML
+assert json.loads(c["qemu_props"]) == {"bootindex": 3, "bus": "usb.0", "port": "4"}, c
 PY
 expect_match "ABSENT is not there now .startupPolicy='optional'.: claimed, attached as hostdev2 when it appears" \
         "$(cat "$W/run.err")" "run says the optional dongle waits"

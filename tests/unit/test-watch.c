@@ -312,14 +312,17 @@ static void test_quick_replug(void **state) {
                 "expect qom-list {\"path\":\"/machine/peripheral\"}",
                 "reply {\"return\":[{\"name\":\"type\",\"type\":\"string\"}]}",
                 /* reconcile: DONGLE-B is on the host (1-2, dev 3) but not in the VM */
-                "expect device_add {\"driver\":\"usb-host\",\"id\":\"hostdev0\",\"hostdevice\":\"/dev/bus/usb/001/003\"}",
+                "expect device_add {\"driver\":\"usb-host\",\"id\":\"hostdev0\",\"hostdevice\":\"/dev/bus/usb/001/003\","
+                "\"bus\":\"usb.0\",\"port\":\"3\",\"bootindex\":2}",
                 "reply {\"return\":{}}",
                 /* the test unplugs it */
                 "expect device_del {\"id\":\"hostdev0\"}",
                 "reply {\"return\":{}}",
                 "sleep 300",
                 "send {\"event\":\"DEVICE_DELETED\",\"data\":{\"device\":\"hostdev0\",\"path\":\"/machine/peripheral/hostdev0\"},\"timestamp\":{\"seconds\":1,\"microseconds\":2}}",
-                "expect device_add {\"driver\":\"usb-host\",\"id\":\"hostdev0\",\"hostdevice\":\"/dev/bus/usb/001/009\"}",
+                /* in the guest where it was (port 3 of usb.0), with its bootindex */
+                "expect device_add {\"driver\":\"usb-host\",\"id\":\"hostdev0\",\"hostdevice\":\"/dev/bus/usb/001/009\","
+                "\"bus\":\"usb.0\",\"port\":\"3\",\"bootindex\":2}",
                 "reply {\"return\":{}}",
                 "eof",
                 NULL,
@@ -327,7 +330,12 @@ static void test_quick_replug(void **state) {
         struct watch_stats st;
 
         fake_vm_listen(&vm, "vm-b");
-        add_claim(w, "vm-b", "hostdev0", "DONGLE-B", "1-2", USB_SELECT_IDS | USB_SELECT_SERIAL);
+        struct watch_claim c = {
+                .domain = (char *) "vm-b", .qdev_id = (char *) "hostdev0", .vendor = 0x46f4, .product = 0x0001,
+                .serial = (char *) "DONGLE-B", .port = (char *) "1-2", .select = USB_SELECT_IDS | USB_SELECT_SERIAL,
+                .qemu_props = (char *) "{\"bootindex\":2,\"bus\":\"usb.0\",\"port\":\"3\",\"id\":\"not-this\"}",
+        };
+        assert_int_equal(watch_add_claim(w, &c, NULL), 0);
         assert_int_equal(watch_add_domain(w, "vm-b", vm.path, NULL), 0);
         fake_vm_accept(w, &vm, script);
         wait_claim(w, "vm-b", "hostdev0", "present", 3);
