@@ -1409,6 +1409,27 @@ const struct claim *registry_find_domain_claim(const struct registry *reg, const
         return i < 0 ? NULL : reg->claims[i];
 }
 
+int registry_set_usb_port(struct registry *reg, const char *key, const char *port, char **reterr) {
+        bool al;
+        int r = auto_begin(reg, &al, reterr);
+        if (r < 0)
+                return r;
+        ssize_t i = find_claim_index(reg, key);
+        if (i < 0)
+                r = error_set(reterr, -ENOENT, "no claim on %s", key);
+        else if (!streq_ptr(reg->claims[i]->usb.port, port)) {
+                char *np = NULL;
+                if (strdup_opt(port, &np) < 0)
+                        r = -ENOMEM;
+                else {
+                        free(reg->claims[i]->usb.port);
+                        reg->claims[i]->usb.port = np;
+                        reg->dirty = true;
+                }
+        }
+        return auto_end(reg, al, r, reterr);
+}
+
 int registry_set_location(struct registry *reg, const char *key, const char *node, unsigned bus,
                           unsigned devnum, const char *qemu_id, char **reterr) {
         bool al;

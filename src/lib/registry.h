@@ -221,6 +221,8 @@ int registry_set_claim_state(struct registry *reg, const char *domain, const cha
 const struct claim *registry_find_domain_claim(const struct registry *reg, const char *domain, const char *key);
 /* Update where a USB claim currently is (node/bus/devnum; NULL/0/0 when unplugged) and its
  * QEMU id (NULL keeps the old one). */
+/* A USB claim known by serial: the physical port where it is now (status shows it). */
+int registry_set_usb_port(struct registry *reg, const char *key, const char *port, char **reterr);
 int registry_set_location(struct registry *reg, const char *key, const char *node, unsigned bus,
                           unsigned devnum, const char *qemu_id, char **reterr);
 

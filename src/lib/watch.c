@@ -43,6 +43,7 @@ struct devref { /* a host device the loop is about to give to a claim */
         bool set;
         unsigned bus, devnum;
         char *node, *desc;
+        char *port; /* its physical port's sysfs name ("2-7"), or NULL */
         uint64_t t0; /* uevent receipt, 0 if not from a uevent */
         uint64_t t_decided; /* sysfs read, claim found */
         const char *waited_for; /* what the device_add waited for after that, or NULL */
@@ -149,6 +150,7 @@ static void wlog(struct watch *w, enum watch_log_level level, const char *fmt, .
 static void devref_done(struct devref *r) {
         free(r->node);
         free(r->desc);
+        free(r->port);
         *r = (struct devref){ 0 };
 }
 
@@ -234,6 +236,11 @@ bool watch_claim_matches(const struct watch_claim *c, const struct nodedev *dev)
 }
 
 /* How specific a match is (higher wins when several claims match one device). */
+/* Does the claim know its device by serial (so its port is just where it is now)? */
+static bool claim_identity_is_serial(const struct watch_claim *c) {
+        return !isempty(c->serial) && !(c->select & (USB_SELECT_PORT | USB_SELECT_BUS_DEVICE));
+}
+
 static int match_score(const struct watch_claim *c, const struct nodedev *dev) {
         if (c->serial && streq_ptr(dev->u.usb.serial, c->serial))
                 return c->port ? 4 : 3;
@@ -372,6 +379,8 @@ static void registry_note(struct watch *w, struct wclaim *cl, bool attached) {
                 r = registry_set_location(w->reg, cl->c.key, attached ? cl->c.node : NULL,
                                           attached ? cl->c.bus : 0, attached ? cl->c.devnum : 0,
                                           cl->c.qdev_id, &err);
+                if (r >= 0 && attached && cl->c.port && claim_identity_is_serial(&cl->c))
+                        r = registry_set_usb_port(w->reg, cl->c.key, cl->c.port, &err);
                 if (r >= 0)
                         r = registry_set_state(w->reg, cl->c.key,
                                                attached ? CLAIM_STATE_ATTACHED : CLAIM_STATE_UNPLUGGED, &err);
@@ -726,6 +735,11 @@ static void on_add_reply(struct wdomain *d, const char *qdev_id, const struct qm
                 cl->c.devnum = cl->adding.devnum;
                 free(cl->c.node);
                 cl->c.node = TAKE_PTR(cl->adding.node);
+                /* identity by serial: the port is only where it is now (status shows it) */
+                if (cl->adding.port && claim_identity_is_serial(&cl->c)) {
+                        free(cl->c.port);
+                        cl->c.port = TAKE_PTR(cl->adding.port);
+                }
                 if (cl->adding.t0) {
                         wlog(w, WATCH_LOG_INFO, "re-attached %s to %s in %.1f ms", strna(cl->adding.desc),
                              d->name, (double) (t1 - cl->adding.t0) / 1000.0);
@@ -827,9 +841,10 @@ static void claim_work(struct wdomain *d, struct wclaim *cl) {
         }
 }
 
-static void device_added(struct watch *w, struct wclaim *cl, unsigned bus, unsigned devnum,
-                         const char *node, uint64_t t0) {
+static void device_added(struct watch *w, struct wclaim *cl, const struct nodedev *dev, const char *node,
+                         uint64_t t0) {
         struct wdomain *d = find_domain(w, cl->c.domain);
+        unsigned bus = dev->u.usb.bus, devnum = dev->u.usb.devnum;
         struct devref ref = { .set = true, .bus = bus, .devnum = devnum, .t0 = t0, .t_decided = now_usec() };
 
         if (!d)
@@ -846,6 +861,7 @@ static void device_added(struct watch *w, struct wclaim *cl, unsigned bus, unsig
         if (cl->queued.set && cl->queued.bus == bus && cl->queued.devnum == devnum)
                 return;
         ref.node = node ? strdup(node) : NULL;
+        ref.port = usb_dev_port_name(dev);
         ref.desc = describe(bus, devnum, node, &cl->c);
         devref_done(&cl->queued);
         cl->queued = ref;
@@ -995,7 +1011,7 @@ static void handle_uevent(struct watch *w, const struct usb_uevent *ev) {
                              strna(dev->name), dev->u.usb.vendor_id, dev->u.usb.product_id);
                 return;
         }
-        device_added(w, cl, dev->u.usb.bus, dev->u.usb.devnum, dev->name ? dev->name : node,
+        device_added(w, cl, dev, dev->name ? dev->name : node,
                      ev->received_usec ? ev->received_usec : now_usec());
 }
 
@@ -1146,7 +1162,7 @@ static void reconcile_decide(struct wdomain *d, struct wclaim *cl, bool in_vm, c
                         wlog(w, WATCH_LOG_INFO, "reconcile %s: %s holds %u:%u, the device is now %s",
                              d->name, cl->c.qdev_id, vb, va, strna(dev->name));
                         cl->c.bus = cl->c.devnum = 0;
-                        device_added(w, cl, dev->u.usb.bus, dev->u.usb.devnum, dev->name, 0);
+                        device_added(w, cl, dev, dev->name, 0);
                         if (cl->state == CS_PRESENT)
                                 send_del(d, cl);
                 } else {
@@ -1163,7 +1179,7 @@ static void reconcile_decide(struct wdomain *d, struct wclaim *cl, bool in_vm, c
                 wlog(w, WATCH_LOG_INFO, "reconcile %s: %s is missing in the VM; adding %s", d->name,
                      cl->c.qdev_id, strna(dev->name));
                 cl->c.bus = cl->c.devnum = 0;
-                device_added(w, cl, dev->u.usb.bus, dev->u.usb.devnum, dev->name, 0);
+                device_added(w, cl, dev, dev->name, 0);
         } else if (cl->c.bus) {
                 cl->c.bus = cl->c.devnum = 0;
                 free(cl->c.node);

@@ -631,11 +631,20 @@ static void test_registry(void **state) {
         reg_expect("usb:46f4:0001:serial:DONGLE-B", "attached", 9);
 
         /* attach-device/run adds a claim while the loop runs */
-        reg_add(reg, "vm-b", getpid(), b.path, "usb:46f4:0001:serial:DONGLE-A", "DONGLE-A", "1-1", 0, 0, NULL,
+        /* (recorded on port 1-4: a claim by serial follows its dongle, and the registry then
+         * says where it is now, 1-1) */
+        reg_add(reg, "vm-b", getpid(), b.path, "usb:46f4:0001:serial:DONGLE-A", "DONGLE-A", "1-4", 0, 0, NULL,
                 "hostdev1", CLAIM_STATE_UNPLUGGED);
         assert_true(pump_until(w, has_claim, "hostdev1", 5000));
         wait_claim(w, "vm-b", "hostdev1", "present", 2);
         reg_expect("usb:46f4:0001:serial:DONGLE-A", "attached", 2);
+        {
+                _cleanup_(registry_freep) struct registry *r3 = NULL;
+                assert_int_equal(registry_open(&r3, &err), 0);
+                const struct claim *ca = registry_find_by_key(r3, "usb:46f4:0001:serial:DONGLE-A");
+                assert_non_null(ca);
+                assert_string_equal(ca->usb.port, "1-1");
+        }
         /* vm-c's claim: dropped by the registry's gc (its process is dead) or left as it was */
         {
                 _cleanup_(registry_freep) struct registry *r2 = NULL;
