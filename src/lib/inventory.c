@@ -925,7 +925,7 @@ static int do_scan(bool usb_only, unsigned flags, struct inventory **ret, char *
 
         if (!inv)
                 return -ENOMEM;
-        r = scan_init(&s, &inv->warnings, true, reterr);
+        r = scan_init(&s, &inv->warnings, !(flags & INVENTORY_SCAN_NO_HWDB), reterr);
         if (r < 0)
                 return r;
         s.flags = flags;
@@ -1000,6 +1000,10 @@ int inventory_scan_flags(unsigned flags, struct inventory **ret, char **reterr) 
 
 int inventory_scan_usb(struct inventory **ret, char **reterr) {
         return do_scan(true, 0, ret, reterr);
+}
+
+int inventory_scan_usb_flags(unsigned flags, struct inventory **ret, char **reterr) {
+        return do_scan(true, flags, ret, reterr);
 }
 
 int nodedev_read_usb(const char *sysfs_dir, struct nodedev **ret, char **reterr) {

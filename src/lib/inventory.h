@@ -172,9 +172,14 @@ enum {
         /* PCI functions: ids, class, driver, IOMMU group, NUMA node only. No hwdb names, no
          * config space / link, no SR-IOV links (physfn, virtfns), no reset, no mdev types. */
         INVENTORY_SCAN_SUMMARY = 1 << 0,
+        /* No hwdb lookups at all: vendor/product names are the devices' own strings only
+         * (the watch loop, which names devices by ids and serial, scans often). */
+        INVENTORY_SCAN_NO_HWDB = 1 << 1,
 };
 /* inventory_scan() with INVENTORY_SCAN_* flags (0: the same as inventory_scan()). */
 int inventory_scan_flags(unsigned flags, struct inventory **ret, char **reterr);
+/* inventory_scan_usb() with INVENTORY_SCAN_* flags. */
+int inventory_scan_usb_flags(unsigned flags, struct inventory **ret, char **reterr);
 struct inventory *inventory_free(struct inventory *inv);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct inventory *, inventory_free);
 

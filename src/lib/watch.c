@@ -744,12 +744,14 @@ static void on_add_reply(struct wdomain *d, const char *qdev_id, const struct qm
                         wlog(w, WATCH_LOG_INFO, "re-attached %s to %s in %.1f ms", strna(cl->adding.desc),
                              d->name, (double) (t1 - cl->adding.t0) / 1000.0);
                         wlog(w, WATCH_LOG_DEBUG, "%s: %.1f ms from the uevent to device_add, %.1f ms in QEMU's device_add"
-                             " (reading sysfs and finding the claim %.1f ms, then waiting %.1f ms for %s)",
+                             " (reading sysfs and finding the claim %.1f ms, then waiting %.1f ms for %s;"
+                             " uevent received at %.6f s, CLOCK_MONOTONIC)",
                              d->name, (double) (cl->adding.t_sent - cl->adding.t0) / 1000.0,
                              (double) (t1 - cl->adding.t_sent) / 1000.0,
                              (double) (cl->adding.t_decided - cl->adding.t0) / 1000.0,
                              (double) (cl->adding.t_sent - cl->adding.t_decided) / 1000.0,
-                             cl->adding.waited_for ? cl->adding.waited_for : "nothing");
+                             cl->adding.waited_for ? cl->adding.waited_for : "nothing",
+                             (double) cl->adding.t0 / 1e6);
                 }
                 else
                         wlog(w, WATCH_LOG_INFO, "attached %s to %s", strna(cl->adding.desc), d->name);
@@ -1097,7 +1099,7 @@ static int parse_hostdevice(const char *s, unsigned *bus, unsigned *addr) {
 static void reconcile_claim_done(struct wdomain *d, struct wclaim *cl) {
         _cleanup_(inventory_freep) struct inventory *inv = NULL;
         _cleanup_free_ char *err = NULL;
-        if (inventory_scan_usb(&inv, &err) < 0)
+        if (inventory_scan_usb_flags(INVENTORY_SCAN_NO_HWDB, &inv, &err) < 0)
                 inv = NULL;
         reconcile_decide(d, cl, true, inv);
 }
@@ -1200,7 +1202,7 @@ static void on_qom_list(struct wdomain *d, const char *qdev_id, const struct qmp
                 return;
         }
         w->stats.reconciles++;
-        if (inventory_scan_usb(&inv, &err) < 0) {
+        if (inventory_scan_usb_flags(INVENTORY_SCAN_NO_HWDB, &inv, &err) < 0) {
                 wlog(w, WATCH_LOG_WARNING, "cannot read USB devices: %s", strna(err));
                 inv = NULL;
         }
