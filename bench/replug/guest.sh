@@ -48,8 +48,11 @@ for _ in $(seq 100); do
 done
 echo "autoscan QEMU holds DONGLE-B at start: $held"
 qmp "$W/a.qmp" human-monitor-command '{"command-line": "info usb"}' || true
-python3 "$VM_SRC/bench/replug/measure.py" --replugs "${BENCH_REPLUGS:-50}" --moves "${BENCH_MOVES:-20}" \
-        --synthetic "${BENCH_SYNTHETIC:-1000}" --hostdev-qemu "$QH" --autoscan-qemu "$QA" \
+# The instrument runs at a real-time priority (it sleeps in blocking reads nearly all the time):
+# its two timestamps (the kernel's add uevent, the IN_OPEN of the node) are taken as the events
+# happen, not when a busy vCPU gets round to the measuring thread. Both sides alike.
+chrt -f 10 python3 "$VM_SRC/bench/replug/measure.py" --replugs "${BENCH_REPLUGS:-50}" --moves "${BENCH_MOVES:-20}" \
+        --synthetic "${BENCH_SYNTHETIC:-1000}" ${BENCH_VERBOSE:+--verbose} --hostdev-qemu "$QH" --autoscan-qemu "$QA" \
         --daemon "$WD" --daemon-log "$W/watch.log" --fifo "$W/inject" | tee "$VM_OUT/bench-replug.txt"
 rc=${PIPESTATUS[0]}
 echo "--- autoscan QEMU: info usb now, and its log"

@@ -39,6 +39,7 @@ ap.add_argument("--daemon", type=int, required=True)
 ap.add_argument("--daemon-log", required=True)
 ap.add_argument("--fifo", required=True)
 ap.add_argument("--wait", type=float, default=5.0, help="seconds to wait for a dongle to be held")
+ap.add_argument("--verbose", action="store_true", help="every open of each node, and when it was seen held")
 opts = ap.parse_args()
 
 DONGLES = {  # id -> (serial, home QEMU port, other QEMU port, label, qemu pid)
@@ -158,8 +159,12 @@ def measure(serial, since, pid, result):
         # process opened it later, the figure only grows)
         if holds(pid, bus, dev):
             with cv:
-                t1 = max(t for t in opens.get((bus, dev), []) if t >= t0)
+                ts = [t for t in opens.get((bus, dev), []) if t >= t0]
+            t1 = max(ts)
             result[serial] = (t1 - t0) * 1000.0
+            if opts.verbose:
+                print("    %s: opens at %s ms, held at %.1f ms" % (serial, ", ".join("%.1f" % ((t - t0) * 1000)
+                      for t in ts), (time.monotonic() - t0) * 1000), flush=True)
             return
         time.sleep(0.02)
     result[serial] = None
@@ -255,9 +260,11 @@ print("\ndaemon VmRSS after %d real replugs of its dongle: %d kB" % (real, rss_r
 split = []
 for line in open(opts.daemon_log):
     m = re.search(r"bench-h: ([0-9.]+) ms from the uevent to device_add, ([0-9.]+) ms in QEMU's device_add "
-                  r"\(reading sysfs and finding the claim ([0-9.]+) ms, then waiting ([0-9.]+) ms for (.*)\)", line)
+                  r"\(reading sysfs and finding the claim ([0-9.]+) ms, then waiting ([0-9.]+) ms for ([^;]*);"
+                  r" uevent received at ([0-9.]+) s", line)
     if m:
-        split.append((float(m.group(1)), float(m.group(2)), float(m.group(3)), float(m.group(4)), m.group(5)))
+        split.append((float(m.group(1)), float(m.group(2)), float(m.group(3)), float(m.group(4)), m.group(5),
+                      float(m.group(6))))
 if split:
     print("\nthe daemon's split of its %d real re-attaches (its uevent receipt -> QEMU's device_add reply), ms:"
           % len(split))
@@ -265,6 +272,16 @@ if split:
                     (0, "uevent -> device_add sent"), (1, "QEMU's device_add")):
         v = [x[k] for x in split]
         print("  %-28s p50 %7.1f  p99 %7.1f  max %7.1f" % (name, pct(v, 50), pct(v, 99), max(v)))
+    # how long after the measurement saw the kernel's add uevent did the daemon receive it?
+    t0s = sorted(t for t, _b, _d in appeared.get("DONGLE-A", []))
+    lag = []
+    for x in split:
+        before = [t for t in t0s if t <= x[5] + 0.0005]
+        if before:
+            lag.append((x[5] - before[-1]) * 1000.0)
+    if lag:
+        print("  %-28s p50 %7.1f  p99 %7.1f  max %7.1f" % ("kernel uevent -> daemon", pct(lag, 50),
+                                                          pct(lag, 99), max(lag)))
     reasons = {}
     for x in split:
         reasons[x[4]] = reasons.get(x[4], 0) + 1

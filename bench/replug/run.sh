@@ -1,7 +1,7 @@
 #!/bin/bash
 # The replug benchmark (issue 14): hostdev's re-attach vs QEMU's own usb-host autoscan, in the
 # test VM. Usage:
-#   bench/replug/run.sh [--build DIR] [--replugs N] [--moves N] [--synthetic N]
+#   bench/replug/run.sh [--build DIR] [--replugs N] [--moves N] [--synthetic N] [--verbose]
 # Defaults: the build in ./build, 50 same-port replugs (off 0.1-3 s), 20 moves to another port
 # and back, 1000 synthetic uevent pairs through the daemon. Prints, side by side from the one
 # run: how many came back, p50, p99, max; and the daemon's VmRSS. Takes ~10-20 minutes (TCG).
@@ -9,19 +9,22 @@ set -eu
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$SRC/build}
 export BENCH_REPLUGS=${BENCH_REPLUGS:-50} BENCH_MOVES=${BENCH_MOVES:-20} BENCH_SYNTHETIC=${BENCH_SYNTHETIC:-1000}
+BENCH_VERBOSE=
 while [ $# -gt 0 ]; do
         case $1 in
         --build) BUILD=$2; shift 2 ;;
         --replugs) BENCH_REPLUGS=$2; shift 2 ;;
         --moves) BENCH_MOVES=$2; shift 2 ;;
         --synthetic) BENCH_SYNTHETIC=$2; shift 2 ;;
+        --verbose) BENCH_VERBOSE=1; shift ;;
         -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
-        *) echo "usage: $0 [--build DIR] [--replugs N] [--moves N] [--synthetic N]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--build DIR] [--replugs N] [--moves N] [--synthetic N] [--verbose]" >&2; exit 2 ;;
         esac
 done
 [ -x "$BUILD/hostdev" ] || { echo "no $BUILD/hostdev: build first (meson setup build && meson compile -C build)" >&2; exit 1; }
 # run-vm passes no environment of ours into the guest: hand the knobs over through the build dir
-printf 'BENCH_REPLUGS=%d\nBENCH_MOVES=%d\nBENCH_SYNTHETIC=%d\n' "$BENCH_REPLUGS" "$BENCH_MOVES" "$BENCH_SYNTHETIC" \
+printf 'BENCH_REPLUGS=%d\nBENCH_MOVES=%d\nBENCH_SYNTHETIC=%d\nBENCH_VERBOSE=%s\n' "$BENCH_REPLUGS" "$BENCH_MOVES" \
+        "$BENCH_SYNTHETIC" "$BENCH_VERBOSE" \
         >"$BUILD/bench-replug.env"
 export VM_SCENARIO_TIMEOUT=${VM_SCENARIO_TIMEOUT:-3600} VM_TIMEOUT=${VM_TIMEOUT:-3900}
 exec "$SRC/tests/vm/run-vm" --build "$BUILD" "$SRC/bench/replug/guest.sh"
