@@ -103,6 +103,8 @@ struct wdomain {
         uint64_t connect_deadline;
         uint64_t idle_since;
         bool need_connect;   /* work is waiting for a connection */
+        bool idle_closed;    /* we closed an idle connection, knowing the VM's state: reconnecting
+                              * for new work needs no reconcile */
         bool reconcile_wanted;
         bool reconciling;
         bool is_static;      /* added by watch_add_domain() */
@@ -128,6 +130,11 @@ struct watch {
         struct watch_stats stats;
         unsigned made_up_ids;
         char *marker;
+        /* The host's USB devices as the last reconcile read them: read again only after a USB
+         * uevent (or after a while), so a reconcile does not block the loop with a full scan
+         * each time (a few hundred ms in the TCG test VM) while a replug's uevent waits */
+        struct inventory *usb_inv;
+        uint64_t usb_inv_at, usb_gen, usb_inv_gen;
 };
 
 /* ---- logging ----------------------------------------------------------------------------- */
@@ -365,6 +372,7 @@ static char *describe(unsigned bus, unsigned devnum, const char *node, const str
 /* ---- registry write-back ----------------------------------------------------------------- */
 static void registry_note(struct watch *w, struct wclaim *cl, bool attached) {
         _cleanup_free_ char *err = NULL;
+        uint64_t t_start = now_usec();
         int r;
 
         if (!w->reg || !cl->c.key)
@@ -391,6 +399,8 @@ static void registry_note(struct watch *w, struct wclaim *cl, bool attached) {
         if (r < 0)
                 wlog(w, WATCH_LOG_WARNING, "cannot record %s of %s in the registry: %s", cl->c.key,
                      cl->c.domain, err ? err : strerror(-r));
+        if (now_usec() - t_start > 20 * USEC_PER_MSEC)
+                wlog(w, WATCH_LOG_DEBUG, "slow: registry write %.1f ms", (now_usec() - t_start) / 1000.0);
 }
 
 /* ---- QMP connection ---------------------------------------------------------------------- */
@@ -494,6 +504,7 @@ static void domain_disconnect(struct wdomain *d, const char *why) {
                 (void) epoll_ctl(w->epfd, EPOLL_CTL_DEL, d->fd, NULL);
                 d->fd = safe_close(d->fd);
         }
+        d->idle_closed = false;
         if (why && d->state != D_OFF)
                 wlog(w, WATCH_LOG_DEBUG, "%s: QMP connection closed: %s", d->name, why);
         d->state = D_OFF;
@@ -596,11 +607,14 @@ static void on_caps(struct wdomain *d, const char *qdev_id, const struct qmp_msg
         d->last_error = NULL;
         d->need_connect = false;
         wlog(d->w, WATCH_LOG_DEBUG, "%s: connected to %s", d->name, d->qmp_path);
-        /* work that waited for the connection first, then the full comparison */
+        /* work that waited for the connection first, then the full comparison (not when we
+         * closed the last connection ourselves while idle and nothing asks for one) */
         for (size_t i = 0; i < d->w->n_claims && d->fd >= 0; i++)
                 if (streq_ptr(d->w->claims[i]->c.domain, d->name))
                         claim_work(d, d->w->claims[i]);
-        domain_reconcile(d);
+        if (!d->idle_closed || d->reconcile_wanted)
+                domain_reconcile(d);
+        d->idle_closed = false;
 }
 
 static void handle_event(struct wdomain *d, const struct qmp_msg *m);
@@ -957,6 +971,7 @@ static void handle_uevent(struct watch *w, const struct usb_uevent *ev) {
         w->stats.uevents++;
         if (!usb_uevent_is_usb_device(ev))
                 return;
+        w->usb_gen++; /* the next reconcile reads the USB devices again */
         wlog(w, WATCH_LOG_DEBUG, "uevent %s %s (%u:%u)", uevent_action_to_string(ev->action),
              strna(ev->sysname), ev->bus, ev->devnum);
         if (ev->action == UEVENT_REMOVE) {
@@ -1066,6 +1081,29 @@ static void inject_readable(struct watch *w) {
 /* ---- reconcile ------------------------------------------------------------------------------ */
 static void reconcile_decide(struct wdomain *d, struct wclaim *cl, bool in_vm, const struct inventory *inv);
 
+#define USB_INVENTORY_MAX_AGE_USEC (30000 * USEC_PER_MSEC)
+
+/* The host's USB devices now (owned by w): the last scan unless a USB uevent came since, or it
+ * is older than USB_INVENTORY_MAX_AGE_USEC. NULL if sysfs cannot be read. */
+static const struct inventory *usb_inventory(struct watch *w) {
+        _cleanup_free_ char *err = NULL;
+        uint64_t now = now_usec();
+
+        if (w->usb_inv && w->usb_inv_gen == w->usb_gen && now - w->usb_inv_at < USB_INVENTORY_MAX_AGE_USEC)
+                return w->usb_inv;
+        w->usb_inv = inventory_free(w->usb_inv);
+        if (inventory_scan_usb_flags(INVENTORY_SCAN_NO_HWDB, &w->usb_inv, &err) < 0) {
+                wlog(w, WATCH_LOG_WARNING, "cannot read USB devices: %s", strna(err));
+                w->usb_inv = NULL;
+                return NULL;
+        }
+        if (now_usec() - now > 20 * USEC_PER_MSEC)
+                wlog(w, WATCH_LOG_DEBUG, "slow: USB scan %.1f ms", (now_usec() - now) / 1000.0);
+        w->usb_inv_at = now;
+        w->usb_inv_gen = w->usb_gen;
+        return w->usb_inv;
+}
+
 static const struct nodedev *host_device_for(struct watch *w, struct wclaim *cl, const struct inventory *inv) {
         const struct nodedev *best = NULL;
         if (!inv)
@@ -1097,11 +1135,7 @@ static int parse_hostdevice(const char *s, unsigned *bus, unsigned *addr) {
 }
 
 static void reconcile_claim_done(struct wdomain *d, struct wclaim *cl) {
-        _cleanup_(inventory_freep) struct inventory *inv = NULL;
-        _cleanup_free_ char *err = NULL;
-        if (inventory_scan_usb_flags(INVENTORY_SCAN_NO_HWDB, &inv, &err) < 0)
-                inv = NULL;
-        reconcile_decide(d, cl, true, inv);
+        reconcile_decide(d, cl, true, usb_inventory(d->w));
 }
 
 static void on_qom_get(struct wdomain *d, const char *qdev_id, const struct qmp_msg *m, int which) {
@@ -1192,8 +1226,7 @@ static void reconcile_decide(struct wdomain *d, struct wclaim *cl, bool in_vm, c
 
 static void on_qom_list(struct wdomain *d, const char *qdev_id, const struct qmp_msg *m) {
         struct watch *w = d->w;
-        _cleanup_(inventory_freep) struct inventory *inv = NULL;
-        _cleanup_free_ char *err = NULL;
+        const struct inventory *inv;
 
         d->reconciling = false;
         if (!m || m->type != QMP_MSG_RETURN || !json_object_is_type(m->ret, json_type_array)) {
@@ -1202,10 +1235,7 @@ static void on_qom_list(struct wdomain *d, const char *qdev_id, const struct qmp
                 return;
         }
         w->stats.reconciles++;
-        if (inventory_scan_usb_flags(INVENTORY_SCAN_NO_HWDB, &inv, &err) < 0) {
-                wlog(w, WATCH_LOG_WARNING, "cannot read USB devices: %s", strna(err));
-                inv = NULL;
-        }
+        inv = usb_inventory(w);
         for (size_t i = 0; i < w->n_claims; i++) {
                 struct wclaim *cl = w->claims[i];
                 bool in_vm = false;
@@ -1604,6 +1634,7 @@ static void run_timers(struct watch *w) {
                                         d->retry_at = 0;
                                         d->need_connect = false;
                                         d->reconcile_wanted = false;
+                                        d->idle_closed = true;
                                 }
                         }
                 }
@@ -1679,6 +1710,7 @@ int watch_process(struct watch *w) {
                 }
                 for (int i = 0; i < n; i++) {
                         struct source *s = evs[i].data.ptr;
+                        uint64_t t_start = now_usec();
                         switch (s->type) {
                         case SRC_UDEV:
                                 for (;;) {
@@ -1719,8 +1751,17 @@ int watch_process(struct watch *w) {
                                 break;
                         }
                         }
+                        /* a uevent waits while the loop is busy: say what kept it */
+                        uint64_t busy = now_usec() - t_start;
+                        if (busy > 50 * USEC_PER_MSEC)
+                                wlog(w, WATCH_LOG_DEBUG, "loop busy %.1f ms handling source %d", busy / 1000.0,
+                                     (int) s->type);
                 }
+                uint64_t t_timers = now_usec();
                 run_timers(w);
+                uint64_t busy = now_usec() - t_timers;
+                if (busy > 50 * USEC_PER_MSEC)
+                        wlog(w, WATCH_LOG_DEBUG, "loop busy %.1f ms in its timers", busy / 1000.0);
                 if (n < (int) ELEMENTSOF(evs))
                         break;
         }
@@ -1780,6 +1821,7 @@ struct watch *watch_free(struct watch *w) {
         free(w->claims);
         uevent_monitor_free(w->mon);
         registry_free(w->reg);
+        inventory_free(w->usb_inv);
         marker_remove(w);
         safe_close(w->inotify_fd);
         safe_close(w->inject_fd);
