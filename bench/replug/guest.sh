@@ -58,6 +58,11 @@ rc=${PIPESTATUS[0]}
 echo "--- autoscan QEMU: info usb now, and its log"
 qmp "$W/a.qmp" human-monitor-command '{"command-line": "info usb"}' || true
 cat "$W/a.log" || true
+echo "--- when the daemon's loop was busy for more than 50 ms (a uevent arriving then waits):"
+grep -o 'loop busy .*' "$W/watch.log" | sed 's/busy [0-9.]* ms/busy N ms/' | sort | uniq -c || true
+grep -o 'loop busy [0-9.]* ms' "$W/watch.log" | awk '{print $3}' | sort -n | tail -3 | tr '\n' ' '; echo
+grep -o 'slow: .*' "$W/watch.log" | sed 's/ [0-9.]* ms//' | sort | uniq -c || true
+grep -o 'slow: .*' "$W/watch.log" | sort -t' ' -k4 -n | tail -5 || true
 echo "--- the daemon's log (last lines):"
 grep -v '^debug:' "$W/watch.log" | tail -5
 cp "$W/watch.log" "$VM_OUT/watch.log" 2>/dev/null || true

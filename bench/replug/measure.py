@@ -274,14 +274,17 @@ if split:
         print("  %-28s p50 %7.1f  p99 %7.1f  max %7.1f" % (name, pct(v, 50), pct(v, 99), max(v)))
     # how long after the measurement saw the kernel's add uevent did the daemon receive it?
     t0s = sorted(t for t, _b, _d in appeared.get("DONGLE-A", []))
-    lag = []
+    lag, unmatched = [], 0
     for x in split:
-        before = [t for t in t0s if t <= x[5] + 0.0005]
+        before = [t for t in t0s if x[5] - 2.0 <= t <= x[5] + 0.0005]
         if before:
             lag.append((x[5] - before[-1]) * 1000.0)
+        else:
+            unmatched += 1
     if lag:
-        print("  %-28s p50 %7.1f  p99 %7.1f  max %7.1f" % ("kernel uevent -> daemon", pct(lag, 50),
-                                                          pct(lag, 99), max(lag)))
+        print("  %-28s p50 %7.1f  p99 %7.1f  max %7.1f%s" % (
+            "kernel uevent -> daemon", pct(lag, 50), pct(lag, 99), max(lag),
+            "  (%d not matched to an uevent the bench saw)" % unmatched if unmatched else ""))
     reasons = {}
     for x in split:
         reasons[x[4]] = reasons.get(x[4], 0) + 1
@@ -296,7 +299,7 @@ if opts.synthetic > 0:
     bus = int(open(real_dir + "/busnum").read())
     dev = int(open(real_dir + "/devnum").read())
     base = "SUBSYSTEM=usb DEVTYPE=usb_device DEVPATH=%s BUSNUM=%d DEVNUM=%d PRODUCT=46f4/1/100" % (devpath, bus, dev)
-    logf = open(opts.daemon_log)
+    logf = open(opts.daemon_log, "rb")
     logf.seek(0, 2)
     fifo = open(opts.fifo, "w")
     done, t_start, ms = 0, time.monotonic(), []
@@ -306,10 +309,15 @@ if opts.synthetic > 0:
         deadline = time.monotonic() + 10
         got = False
         while time.monotonic() < deadline and not got:
-            line = logf.readline()
-            if not line:
+            raw = logf.readline()
+            if not raw.endswith(b"\n"):
+                # nothing new, or the daemon's line only half written yet (a write that crosses
+                # a page boundary shows up in two steps): read it again whole
+                if raw:
+                    logf.seek(-len(raw), 1)
                 time.sleep(0.001)
                 continue
+            line = raw.decode(errors="replace")
             if "re-attached" in line and "DONGLE-A" in line:
                 got = True
                 try:
