@@ -130,11 +130,13 @@ struct watch {
         struct watch_stats stats;
         unsigned made_up_ids;
         char *marker;
-        /* The host's USB devices as the last reconcile read them: read again only after a USB
-         * uevent (or after a while), so a reconcile does not block the loop with a full scan
-         * each time (a few hundred ms in the TCG test VM) while a replug's uevent waits */
+        /* The host's USB devices for reconciling: one full scan, then kept up to date from the
+         * uevents (a device read again after its uevent was acted on, dropped on remove), so a
+         * reconcile does not block the loop with a full scan each time (a few hundred ms in the
+         * TCG test VM) while a replug's uevent waits. Scanned again when it is old and the
+         * USB side has been quiet for a while. */
         struct inventory *usb_inv;
-        uint64_t usb_inv_at, usb_gen, usb_inv_gen;
+        uint64_t usb_inv_at, last_usb_uevent;
 };
 
 /* ---- logging ----------------------------------------------------------------------------- */
@@ -965,13 +967,15 @@ static struct wclaim *claim_holding(struct watch *w, unsigned bus, unsigned devn
         return NULL;
 }
 
+static void usb_inventory_update(struct watch *w, const struct usb_uevent *ev);
+
 static void handle_uevent(struct watch *w, const struct usb_uevent *ev) {
         _cleanup_free_ char *node = usb_node_name_from_sysname(ev->sysname);
 
         w->stats.uevents++;
         if (!usb_uevent_is_usb_device(ev))
                 return;
-        w->usb_gen++; /* the next reconcile reads the USB devices again */
+        w->last_usb_uevent = now_usec();
         wlog(w, WATCH_LOG_DEBUG, "uevent %s %s (%u:%u)", uevent_action_to_string(ev->action),
              strna(ev->sysname), ev->bus, ev->devnum);
         if (ev->action == UEVENT_REMOVE) {
@@ -1034,6 +1038,7 @@ static void handle_uevent(struct watch *w, const struct usb_uevent *ev) {
 
 int watch_inject_uevent(struct watch *w, const struct usb_uevent *ev) {
         handle_uevent(w, ev);
+        usb_inventory_update(w, ev);
         return 0;
 }
 
@@ -1047,6 +1052,7 @@ static void inject_line(struct watch *w, char *line, size_t len) {
                 return;
         }
         handle_uevent(w, ev);
+        usb_inventory_update(w, ev);
 }
 
 static void inject_readable(struct watch *w) {
@@ -1081,15 +1087,16 @@ static void inject_readable(struct watch *w) {
 /* ---- reconcile ------------------------------------------------------------------------------ */
 static void reconcile_decide(struct wdomain *d, struct wclaim *cl, bool in_vm, const struct inventory *inv);
 
-#define USB_INVENTORY_MAX_AGE_USEC (30000 * USEC_PER_MSEC)
+#define USB_INVENTORY_MAX_AGE_USEC (60000 * USEC_PER_MSEC)
+#define USB_QUIET_USEC (5000 * USEC_PER_MSEC)
 
-/* The host's USB devices now (owned by w): the last scan unless a USB uevent came since, or it
- * is older than USB_INVENTORY_MAX_AGE_USEC. NULL if sysfs cannot be read. */
+/* The host's USB devices now (owned by w). NULL if sysfs cannot be read. */
 static const struct inventory *usb_inventory(struct watch *w) {
         _cleanup_free_ char *err = NULL;
         uint64_t now = now_usec();
 
-        if (w->usb_inv && w->usb_inv_gen == w->usb_gen && now - w->usb_inv_at < USB_INVENTORY_MAX_AGE_USEC)
+        if (w->usb_inv && (now - w->usb_inv_at < USB_INVENTORY_MAX_AGE_USEC ||
+                           now - w->last_usb_uevent < USB_QUIET_USEC))
                 return w->usb_inv;
         w->usb_inv = inventory_free(w->usb_inv);
         if (inventory_scan_usb_flags(INVENTORY_SCAN_NO_HWDB, &w->usb_inv, &err) < 0) {
@@ -1100,8 +1107,42 @@ static const struct inventory *usb_inventory(struct watch *w) {
         if (now_usec() - now > 20 * USEC_PER_MSEC)
                 wlog(w, WATCH_LOG_DEBUG, "slow: USB scan %.1f ms", (now_usec() - now) / 1000.0);
         w->usb_inv_at = now;
-        w->usb_inv_gen = w->usb_gen;
         return w->usb_inv;
+}
+
+/* After a USB device's uevent was acted on: bring the cached device list in line with it. */
+static void usb_inventory_update(struct watch *w, const struct usb_uevent *ev) {
+        struct inventory *inv = w->usb_inv;
+        _cleanup_free_ char *node = usb_node_name_from_sysname(ev->sysname), *err = NULL;
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_(nodedev_freep) struct nodedev *dev = NULL;
+
+        if (!inv || !usb_uevent_is_usb_device(ev))
+                return; /* nothing cached (the next reconcile scans), or not a USB device */
+        if (!node) {
+                w->usb_inv = inventory_free(w->usb_inv);
+                return;
+        }
+        for (size_t i = 0; i < inv->n_devs; i++)
+                if (streq_ptr(inv->devs[i]->name, node)) {
+                        nodedev_free(inv->devs[i]);
+                        memmove(inv->devs + i, inv->devs + i + 1, sizeof(*inv->devs) * (inv->n_devs - i - 1));
+                        inv->n_devs--;
+                        break;
+                }
+        if (ev->action == UEVENT_REMOVE)
+                return;
+        dir = path_join(sysfs_root(), ev->devpath, NULL);
+        struct nodedev **a = dir ? realloc(inv->devs, sizeof(*inv->devs) * (inv->n_devs + 1)) : NULL;
+        if (!a || nodedev_read_usb(dir, &dev, &err) < 0) {
+                /* cannot tell: read them all at the next reconcile */
+                if (a)
+                        inv->devs = a;
+                w->usb_inv = inventory_free(w->usb_inv);
+                return;
+        }
+        inv->devs = a;
+        inv->devs[inv->n_devs++] = TAKE_PTR(dev);
 }
 
 static const struct nodedev *host_device_for(struct watch *w, struct wclaim *cl, const struct inventory *inv) {
@@ -1719,6 +1760,7 @@ int watch_process(struct watch *w) {
                                         if (r <= 0)
                                                 break;
                                         handle_uevent(w, ev);
+                                        usb_inventory_update(w, ev);
                                 }
                                 break;
                         case SRC_INOTIFY:
