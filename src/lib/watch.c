@@ -1134,10 +1134,15 @@ static void usb_inventory_update(struct watch *w, const struct usb_uevent *ev) {
                 return;
         dir = path_join(sysfs_root(), ev->devpath, NULL);
         struct nodedev **a = dir ? realloc(inv->devs, sizeof(*inv->devs) * (inv->n_devs + 1)) : NULL;
-        if (!a || nodedev_read_usb(dir, &dev, &err) < 0) {
+        int r = a ? nodedev_read_usb(dir, &dev, &err) : -ENOMEM;
+        if (a)
+                inv->devs = a;
+        if (r == -ENOENT)
+                return; /* gone already (its "unbind" is read after the unplug): its remove follows */
+        if (r < 0) {
                 /* cannot tell: read them all at the next reconcile */
-                if (a)
-                        inv->devs = a;
+                wlog(w, WATCH_LOG_DEBUG, "cannot read %s again (%s): the next reconcile scans",
+                     strna(ev->sysname), err ? err : strerror(-r));
                 w->usb_inv = inventory_free(w->usb_inv);
                 return;
         }
