@@ -5,7 +5,20 @@
 
 VM_MEM=2048                 # MiB
 VM_SMP=2
-VM_KVER=${VM_KVER:-6.1.0-56-amd64}
+# The kernel: whichever Debian's linux-image-amd64 installed (its version moves with Debian's
+# point releases), i.e. the newest /boot/vmlinuz-*-amd64 with its modules in /lib/modules.
+vm_default_kver() {
+	local k v best=
+	for k in /boot/vmlinuz-*-amd64; do
+		v=${k#/boot/vmlinuz-}
+		[ -r "$k" ] && [ -d "/lib/modules/$v" ] || continue
+		if [ -z "$best" ] || [ "$(printf '%s\n%s\n' "$best" "$v" | sort -V | tail -n1)" = "$v" ]; then
+			best=$v
+		fi
+	done
+	echo "${best:-none}"
+}
+VM_KVER=${VM_KVER:-$(vm_default_kver)}
 VM_KERNEL=${VM_KERNEL:-/boot/vmlinuz-$VM_KVER}
 
 # ---- USB: one qemu-xhci (id xhci, bus xhci.0), USB2 ports 1-8, USB3 ports 9-16 ----------
