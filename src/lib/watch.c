@@ -28,6 +28,7 @@
 #include "json-util.h"
 #include "qmp.h"
 #include "registry.h"
+#include "usb-port.h"
 #include "usbip.h"
 #include "uevent.h"
 #include "util.h"
@@ -137,6 +138,21 @@ struct watch {
          * USB side has been quiet for a while. */
         struct inventory *usb_inv;
         uint64_t usb_inv_at, last_usb_uevent;
+        /* Ports reserved for the claims of running domains (usb-port.h): each claim's port and
+         * its peer, claimed through usbfs, so the kernel binds no host driver to a dongle
+         * replugged there and QEMU can take it as soon as it is enumerated. */
+        struct wport *ports;
+        size_t n_ports;
+        bool ports_dirty;
+};
+
+struct wport {
+        char *name;     /* "2-1" */
+        int fd;         /* the usbfs fd holding the claim, or -1 */
+        bool wanted;    /* a claim of a running domain is (or was last) on this port */
+        bool foreign;   /* another device is plugged there: not ours until it goes */
+        bool giveback;  /* released with a device on it that still has to go back to the host */
+        bool failed;    /* the last claim failed (said once) */
 };
 
 /* ---- logging ----------------------------------------------------------------------------- */
@@ -333,6 +349,7 @@ int watch_add_claim(struct watch *w, const struct watch_claim *c, char **reterr)
                 watch_claim_done(&cl->c);
                 cl->c = n;
                 cl->active = true;
+                w->ports_dirty = true;
                 return 0;
         }
         cl = calloc(1, sizeof *cl);
@@ -353,6 +370,7 @@ int watch_add_claim(struct watch *w, const struct watch_claim *c, char **reterr)
         struct wdomain *d = find_domain(w, c->domain);
         if (d)
                 d->reconcile_wanted = true;
+        w->ports_dirty = true;
         return 0;
 }
 
@@ -772,6 +790,7 @@ static void on_add_reply(struct wdomain *d, const char *qdev_id, const struct qm
                 else
                         wlog(w, WATCH_LOG_INFO, "attached %s to %s", strna(cl->adding.desc), d->name);
                 devref_done(&cl->adding);
+                w->ports_dirty = true; /* its port may have changed */
                 registry_note(w, cl, true);
                 if (cl->del_after_add) /* it went away while we were adding it */
                         send_del(d, cl);
@@ -967,6 +986,164 @@ static struct wclaim *claim_holding(struct watch *w, unsigned bus, unsigned devn
         return NULL;
 }
 
+/* ---- reserved ports ------------------------------------------------------------------------
+ * The port of each claim of a running domain (and the port's peer, its other name) is claimed
+ * through usbfs while the loop runs: a device plugged there stays unconfigured, with no host
+ * driver, until the loop has matched it (usb-port.h). A device that turns out not to be the
+ * claim's goes back to the host at once, and its port stays released until it is unplugged. */
+static struct wport *port_find(struct watch *w, const char *name) {
+        for (size_t i = 0; name && i < w->n_ports; i++)
+                if (streq(w->ports[i].name, name))
+                        return &w->ports[i];
+        return NULL;
+}
+
+static bool device_is_claimed(struct watch *w, unsigned bus, unsigned devnum) {
+        for (size_t i = 0; i < w->n_claims; i++) {
+                const struct wclaim *cl = w->claims[i];
+                if ((cl->c.bus == bus && cl->c.devnum == devnum) ||
+                    (cl->adding.set && cl->adding.bus == bus && cl->adding.devnum == devnum) ||
+                    (cl->queued.set && cl->queued.bus == bus && cl->queued.devnum == devnum))
+                        return true;
+        }
+        return false;
+}
+
+/* The device on a port we no longer hold goes back to the host's drivers, unless one of our
+ * claims (check_claims) or some process (a QEMU) still has it open: then it is tried again later. */
+static void port_give_back(struct watch *w, struct wport *p, bool check_claims) {
+        unsigned bus, devnum;
+        _cleanup_free_ char *err = NULL;
+
+        p->giveback = false;
+        if (!usb_port_device(p->name, &bus, &devnum) || (check_claims && device_is_claimed(w, bus, devnum)))
+                return;
+        _cleanup_free_ char *node = strdup_printf("%s/bus/usb/%03u/%03u", dev_root(), bus, devnum);
+        if (!node || usb_node_in_use(node)) {
+                p->giveback = true;
+                return;
+        }
+        int r = usb_device_give_back(p->name, &err);
+        if (r > 0)
+                wlog(w, WATCH_LOG_INFO, "gave the device on port %s back to the host's drivers", p->name);
+        else if (r < 0)
+                wlog(w, WATCH_LOG_WARNING, "cannot give the device on port %s back to the host: %s", p->name,
+                     err ? err : strerror(-r));
+}
+
+static int ports_want(struct watch *w, const char *name) {
+        struct wport *p = port_find(w, name);
+        if (!p) {
+                struct wport *n = realloc(w->ports, sizeof(*n) * (w->n_ports + 1));
+                if (!n)
+                        return -ENOMEM;
+                w->ports = n;
+                p = &w->ports[w->n_ports];
+                *p = (struct wport){ .name = strdup(name), .fd = -1 };
+                if (!p->name)
+                        return -ENOMEM;
+                w->n_ports++;
+        }
+        p->wanted = true;
+        return 0;
+}
+
+static void ports_drop(struct watch *w, size_t i) {
+        free(w->ports[i].name);
+        safe_close(w->ports[i].fd);
+        memmove(w->ports + i, w->ports + i + 1, sizeof(*w->ports) * (w->n_ports - i - 1));
+        w->n_ports--;
+}
+
+static void ports_sync(struct watch *w) {
+        w->ports_dirty = false;
+        for (size_t i = 0; i < w->n_ports; i++)
+                w->ports[i].wanted = false;
+        for (size_t i = 0; i < w->n_claims; i++) {
+                const struct wclaim *cl = w->claims[i];
+                _cleanup_free_ char *peer = NULL;
+                if (!cl->active || cl->c.remote || !cl->c.port || !find_domain(w, cl->c.domain))
+                        continue;
+                if (ports_want(w, cl->c.port) < 0)
+                        return;
+                if (usb_port_peer(cl->c.port, &peer) >= 0 && peer && ports_want(w, peer) < 0)
+                        return;
+        }
+        for (size_t i = w->n_ports; i > 0; i--) {
+                struct wport *p = &w->ports[i - 1];
+                _cleanup_free_ char *err = NULL;
+                unsigned bus, devnum;
+                if (!p->wanted) {
+                        bool held = p->fd >= 0;
+                        if (held) {
+                                p->fd = safe_close(p->fd);
+                                wlog(w, WATCH_LOG_DEBUG, "port %s: no longer reserved", p->name);
+                        }
+                        if (held || p->giveback)
+                                port_give_back(w, p, true);
+                        if (!p->giveback)
+                                ports_drop(w, i - 1);
+                        continue;
+                }
+                if (p->fd >= 0 || p->foreign)
+                        continue;
+                /* another device is there now: the port is reserved once it has gone */
+                if (usb_port_device(p->name, &bus, &devnum) && !device_is_claimed(w, bus, devnum))
+                        continue;
+                int r = usb_port_claim(p->name, &err);
+                if (r >= 0) {
+                        p->fd = r;
+                        p->failed = false;
+                        wlog(w, WATCH_LOG_DEBUG, "port %s: reserved (no host driver binds a device plugged there)",
+                             p->name);
+                } else if (!p->failed) {
+                        p->failed = true;
+                        wlog(w, WATCH_LOG_DEBUG, "port %s: cannot reserve it: %s", p->name, err ? err : strerror(-r));
+                }
+        }
+}
+
+/* A device that no claim takes came on a port we hold: release the port (both its names) and
+ * hand the device to the host's drivers; the port is reserved again once the device goes. */
+static void port_foreign_device(struct watch *w, const struct nodedev *dev) {
+        _cleanup_free_ char *name = usb_dev_port_name(dev);
+        const char *names[2] = { name, dev->u.usb.peer_port };
+        _cleanup_free_ char *err = NULL;
+        bool ours = false;
+
+        for (size_t k = 0; k < ELEMENTSOF(names); k++) {
+                struct wport *p = port_find(w, names[k]);
+                if (!p)
+                        continue;
+                if (p->fd >= 0)
+                        ours = true;
+                p->fd = safe_close(p->fd);
+                p->foreign = true;
+        }
+        if (!ours || !name)
+                return;
+        int r = usb_device_give_back(name, &err);
+        if (r < 0)
+                wlog(w, WATCH_LOG_WARNING, "cannot give %s back to the host: %s", strna(dev->name),
+                     err ? err : strerror(-r));
+        else
+                wlog(w, WATCH_LOG_INFO, "%s (%04x:%04x serial %s) on a reserved port is no claimed device: "
+                     "given to the host's drivers", strna(dev->name), dev->u.usb.vendor_id, dev->u.usb.product_id,
+                     strna(dev->u.usb.serial));
+}
+
+static void port_device_removed(struct watch *w, const char *sysname) {
+        struct wport *p = port_find(w, sysname);
+        if (p && p->foreign) {
+                p->foreign = false;
+                _cleanup_free_ char *peer = NULL;
+                struct wport *q = usb_port_peer(sysname, &peer) >= 0 ? port_find(w, peer) : NULL;
+                if (q)
+                        q->foreign = false;
+                w->ports_dirty = true;
+        }
+}
+
 static void usb_inventory_update(struct watch *w, const struct usb_uevent *ev);
 
 static void handle_uevent(struct watch *w, const struct usb_uevent *ev) {
@@ -989,6 +1166,7 @@ static void handle_uevent(struct watch *w, const struct usb_uevent *ev) {
                 struct wclaim *cl = claim_holding(w, ev->bus, ev->devnum, node);
                 if (cl && cl->active)
                         device_removed(w, cl);
+                port_device_removed(w, ev->sysname);
                 return;
         }
         if (ev->action != UEVENT_ADD)
@@ -1030,6 +1208,7 @@ static void handle_uevent(struct watch *w, const struct usb_uevent *ev) {
                         wlog(w, WATCH_LOG_WARNING,
                              "%s (%04x:%04x) matches claims of several domains; leaving it alone",
                              strna(dev->name), dev->u.usb.vendor_id, dev->u.usb.product_id);
+                port_foreign_device(w, dev);
                 return;
         }
         device_added(w, cl, dev, dev->name ? dev->name : node,
@@ -1404,6 +1583,7 @@ static int domain_ensure(struct watch *w, const char *name, const char *qmp_path
 }
 
 static void domain_drop(struct watch *w, struct wdomain *d) {
+        w->ports_dirty = true;
         for (size_t i = 0; i < w->n_domains; i++)
                 if (w->domains[i] == d) {
                         memmove(w->domains + i, w->domains + i + 1, sizeof(*w->domains) * (w->n_domains - i - 1));
@@ -1422,6 +1602,7 @@ int watch_add_domain(struct watch *w, const char *name, const char *qmp_path, ch
         if (r < 0)
                 return error_set(reterr, r, "out of memory");
         d->is_static = true;
+        w->ports_dirty = true;
         return 0;
 }
 
@@ -1604,6 +1785,7 @@ static void registry_refresh(struct watch *w, bool gc) {
                         wlog(w, WATCH_LOG_DEBUG, "%s: no longer watched", w->domains[i - 1]->name);
                         domain_drop(w, w->domains[i - 1]);
                 }
+        w->ports_dirty = true;
 }
 
 /* ---- loop ---------------------------------------------------------------------------------- */
@@ -1644,6 +1826,9 @@ static void run_timers(struct watch *w) {
                         w->domains[i]->reconcile_wanted = true;
                 /* VM host: imports of <remote> claims that went away are made again (usbip.c) */
                 (void) usbip_reimport_claims(w->reg, w->o.domain, usbip_log, w);
+                for (size_t i = 0; i < w->n_ports; i++)
+                        if (w->ports[i].giveback || (w->ports[i].wanted && w->ports[i].fd < 0))
+                                w->ports_dirty = true;
                 w->next_reconcile = now + (uint64_t) ms * USEC_PER_MSEC;
         }
         for (size_t i = 0; i < w->n_domains; i++) {
@@ -1806,6 +1991,8 @@ int watch_process(struct watch *w) {
                 }
                 uint64_t t_timers = now_usec();
                 run_timers(w);
+                if (w->ports_dirty)
+                        ports_sync(w);
                 uint64_t busy = now_usec() - t_timers;
                 if (busy > 50 * USEC_PER_MSEC)
                         wlog(w, WATCH_LOG_DEBUG, "loop busy %.1f ms in its timers", busy / 1000.0);
@@ -1860,6 +2047,18 @@ out:
 struct watch *watch_free(struct watch *w) {
         if (!w)
                 return NULL;
+        /* leaving: the ports go free; a device on one that no process holds (its VM has gone,
+         * as at the end of `hostdev run`) goes back to the host's drivers; QEMU's own attempt
+         * to give it back when it let go found the port still reserved */
+        for (size_t i = 0; i < w->n_ports; i++) {
+                struct wport *p = &w->ports[i];
+                bool held = p->fd >= 0;
+                p->fd = safe_close(p->fd);
+                if (held || p->giveback)
+                        port_give_back(w, p, false);
+                free(p->name);
+        }
+        free(w->ports);
         for (size_t i = 0; i < w->n_domains; i++)
                 wdomain_free(w->domains[i]);
         free(w->domains);

@@ -88,11 +88,55 @@ vmcheck --timeout 20 --quiet "${VMS[@]}" || fail "DONGLE-A did not follow to por
 replug dongle-a DONGLE-A port=1 off=0.1
 vmcheck --timeout 20 --quiet "${VMS[@]}" || fail "DONGLE-A did not follow back to port 1"
 
+# Reserved ports: while its VM runs, a claim's port is claimed through usbfs, so the host binds
+# no driver to a dongle replugged there (usb-storage would, and QEMU would have to detach it).
+mass_storage_probes() { dmesg | grep -c "USB Mass Storage device detected" || true; }
+iface_driver() { # iface_driver SYSNAME: the host driver of its first interface, or "none"
+        local l=/sys/bus/usb/devices/$1/$1:1.0/driver
+        if [ -e "$l" ]; then basename "$(readlink "$l")"; else echo none; fi
+}
+step "reserved port: DONGLE-C replugged on its own port (vm-c, the daemon) gets no host driver"
+n0=$(mass_storage_probes)
+replug dongle-c DONGLE-C off=0.3
+vmcheck --timeout 20 --quiet "${VMS[@]}" || fail "DONGLE-C did not return to vm-c"
+n1=$(mass_storage_probes)
+echo "usb-storage probes in the kernel log: $n0 before, $n1 after"
+[ "$n1" = "$n0" ] || fail "usb-storage bound to DONGLE-C on its reserved port"
+
+step "reserved port: another device plugged there while DONGLE-C is out goes to the host's drivers"
+portc=$(guest_sysfs DONGLE-C)
+vmctl unplug dongle-c || fail "vmctl unplug dongle-c failed"
+wait_for 20 sh -c '! grep -qx DONGLE-C /sys/bus/usb/devices/*/serial' || fail "DONGLE-C did not go away"
+vmctl unplug dup-1 || fail "vmctl unplug dup-1 failed"
+vmctl plug dup-1 port=3 || fail "vmctl plug dup-1 port=3 failed"
+wait_for 20 sh -c "[ \"\$(cat /sys/bus/usb/devices/$portc/serial 2>/dev/null)\" = DUP ]" ||
+        fail "dup-1 did not appear on $portc"
+wait_for 20 sh -c "[ -e /sys/bus/usb/devices/$portc/$portc:1.0/driver ]" ||
+        fail "the other device on vm-c's port got no host driver"
+echo "the other device on $portc: host driver $(iface_driver "$portc")"
+[ "$(iface_driver "$portc")" = usb-storage ] || fail "the other device on $portc is not with usb-storage"
+wait_for 10 grep -q "on a reserved port is no claimed device: given to the host's drivers" "$W/watch.log" ||
+        fail "the daemon did not say it gave the other device back"
+vmctl unplug dup-1 || fail "vmctl unplug dup-1 failed"
+vmctl plug dup-1 port=5 || fail "vmctl plug dup-1 port=5 failed"
+# (usb-storage takes dup-1 on its own, unreserved port: count after that)
+wait_for 20 sh -c "[ -e /sys/bus/usb/devices/2-5/2-5:1.0/driver ]" || fail "dup-1 got no host driver on port 5"
+n0=$(mass_storage_probes)
+vmctl plug dongle-c port=3 || fail "vmctl plug dongle-c failed"
+vmcheck --timeout 20 --quiet "${VMS[@]}" || fail "DONGLE-C did not return to vm-c after the other device"
+[ "$(mass_storage_probes)" = "$n0" ] || fail "usb-storage bound to DONGLE-C: its port was not reserved again"
+
 step "vm-a is switched off: its dongle stays on the host, unclaimed, untouched"
+porta=$(guest_sysfs DONGLE-A)
 qmp "$W/a.mon" quit >/dev/null || true
 set +e; wait "$RA"; rc=$?; set -e
 RA=
 [ "$rc" = 0 ] || { cat "$W/run-a.err"; fail "hostdev run vm-a exited $rc"; }
+# its port is no longer reserved: the dongle is the host's again, with its host driver
+wait_for 20 sh -c "[ -e /sys/bus/usb/devices/$porta/$porta:1.0/driver ]" ||
+        fail "DONGLE-A got no host driver back when vm-a stopped"
+echo "DONGLE-A on $porta after vm-a stopped: host driver $(iface_driver "$porta")"
+[ "$(iface_driver "$porta")" = usb-storage ] || fail "DONGLE-A is not with usb-storage after vm-a stopped"
 replug dongle-a DONGLE-A off=0.3
 sleep 2 # the daemon and vm-b/vm-c's loops had their chance to (wrongly) take it
 vmcheck --timeout 20 vm-b="$W/b.mon:DONGLE-B" vm-c="$W/c.mon:DONGLE-C" --free DONGLE-A ||
