@@ -3,6 +3,9 @@
 #include "usb-port.h"
 
 #include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <fcntl.h>
 #include <linux/usbdevice_fs.h>
 #include <sys/ioctl.h>
@@ -156,8 +159,8 @@ int usb_device_give_back(const char *sysname, char **reterr) {
                 _cleanup_free_ char *drv = path_join(dir, de->d_name, "driver", NULL);
                 if (!drv)
                         return -ENOMEM;
-                if (access(drv, F_OK) == 0)
-                        continue;
+                if (faccessat(AT_FDCWD, drv, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                        continue; /* has its driver (usbfs: a VM still holds it) */
                 r = write_string_file(probe, de->d_name);
                 if (r < 0 && r != -ENODEV)
                         return error_set(reterr, r, "probing drivers for %s: %s", de->d_name, strerror(-r));
@@ -195,4 +198,170 @@ bool usb_node_in_use(const char *node) {
                 }
         }
         return false;
+}
+
+/* ---- the worker thread ------------------------------------------------------------------- */
+struct usb_port_worker {
+        pthread_t thread;
+        bool started, stop;
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        struct usb_port_job *todo, **todo_tail;
+        struct usb_port_job *done, **done_tail;
+        int efd;
+};
+
+struct usb_port_job *usb_port_job_free(struct usb_port_job *j) {
+        if (!j)
+                return NULL;
+        if (j->op == USB_PORT_RELEASE || (j->op == USB_PORT_CLAIM && j->r >= 0))
+                safe_close(j->fd);
+        free(j->name);
+        free(j->node);
+        free(j->err);
+        free(j);
+        return NULL;
+}
+
+static void job_list_free(struct usb_port_job *j) {
+        while (j) {
+                struct usb_port_job *n = j->next;
+                usb_port_job_free(j);
+                j = n;
+        }
+}
+
+static void job_run(struct usb_port_job *j) {
+        switch (j->op) {
+        case USB_PORT_CLAIM:
+                j->r = usb_port_claim(j->name, &j->err);
+                j->fd = j->r;
+                break;
+        case USB_PORT_RELEASE:
+                j->fd = safe_close(j->fd);
+                j->r = 0;
+                break;
+        case USB_PORT_GIVE_BACK:
+                if (j->node && usb_node_in_use(j->node))
+                        j->r = -EBUSY;
+                else
+                        j->r = usb_device_give_back(j->name, &j->err);
+                break;
+        }
+}
+
+static void *worker_main(void *arg) {
+        struct usb_port_worker *w = arg;
+        pthread_mutex_lock(&w->mu);
+        for (;;) {
+                while (!w->todo && !w->stop)
+                        pthread_cond_wait(&w->cv, &w->mu);
+                if (w->stop)
+                        break;
+                struct usb_port_job *j = w->todo;
+                w->todo = j->next;
+                if (!w->todo)
+                        w->todo_tail = &w->todo;
+                j->next = NULL;
+                pthread_mutex_unlock(&w->mu);
+                job_run(j);
+                pthread_mutex_lock(&w->mu);
+                *w->done_tail = j;
+                w->done_tail = &j->next;
+                uint64_t one = 1;
+                (void) !write(w->efd, &one, sizeof one);
+        }
+        pthread_mutex_unlock(&w->mu);
+        return NULL;
+}
+
+int usb_port_worker_new(struct usb_port_worker **ret) {
+        struct usb_port_worker *w = calloc(1, sizeof *w);
+        if (!w)
+                return -ENOMEM;
+        w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (w->efd < 0) {
+                int r = -errno;
+                free(w);
+                return r;
+        }
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->cv, NULL);
+        w->todo_tail = &w->todo;
+        w->done_tail = &w->done;
+        *ret = w;
+        return 0;
+}
+
+struct usb_port_worker *usb_port_worker_free(struct usb_port_worker *w) {
+        if (!w)
+                return NULL;
+        if (w->started) {
+                pthread_mutex_lock(&w->mu);
+                w->stop = true;
+                pthread_cond_signal(&w->cv);
+                pthread_mutex_unlock(&w->mu);
+                pthread_join(w->thread, NULL);
+        }
+        job_list_free(w->todo);
+        job_list_free(w->done);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        safe_close(w->efd);
+        free(w);
+        return NULL;
+}
+
+int usb_port_worker_fd(const struct usb_port_worker *w) {
+        return w->efd;
+}
+
+int usb_port_worker_submit(struct usb_port_worker *w, enum usb_port_op op, const char *name, int fd,
+                           const char *node) {
+        struct usb_port_job *j = calloc(1, sizeof *j);
+        if (!j) {
+                if (op == USB_PORT_RELEASE)
+                        safe_close(fd);
+                return -ENOMEM;
+        }
+        j->op = op;
+        j->fd = op == USB_PORT_RELEASE ? fd : -1;
+        j->r = -1;
+        j->name = name ? strdup(name) : NULL;
+        j->node = node ? strdup(node) : NULL;
+        if ((name && !j->name) || (node && !j->node)) {
+                usb_port_job_free(j);
+                return -ENOMEM;
+        }
+        pthread_mutex_lock(&w->mu);
+        if (!w->started) {
+                sigset_t all, old;
+                sigfillset(&all);
+                /* the thread takes no signals: the loop's signalfd gets them */
+                pthread_sigmask(SIG_BLOCK, &all, &old);
+                int r = pthread_create(&w->thread, NULL, worker_main, w);
+                pthread_sigmask(SIG_SETMASK, &old, NULL);
+                if (r != 0) {
+                        pthread_mutex_unlock(&w->mu);
+                        usb_port_job_free(j);
+                        return -r;
+                }
+                w->started = true;
+        }
+        *w->todo_tail = j;
+        w->todo_tail = &j->next;
+        pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        return 0;
+}
+
+struct usb_port_job *usb_port_worker_take_done(struct usb_port_worker *w) {
+        uint64_t v;
+        (void) !read(w->efd, &v, sizeof v);
+        pthread_mutex_lock(&w->mu);
+        struct usb_port_job *j = w->done;
+        w->done = NULL;
+        w->done_tail = &w->done;
+        pthread_mutex_unlock(&w->mu);
+        return j;
 }

@@ -11,6 +11,8 @@
 
 #include <stdbool.h>
 
+#include "macro.h"
+
 /* Claim the port named by its sysfs name ("2-1", "1-4.1") through its hub's usbfs node under
  * dev_root(), checked to be the character device sysfs says the hub is. Returns the fd that
  * holds the claim (closing it releases the port), or -errno: -EBUSY someone else owns it,
@@ -33,3 +35,39 @@ int usb_device_give_back(const char *sysname, char **reterr);
 
 /* Does any process hold this /dev/bus/usb node open (proc_root()/PID/fd)? */
 bool usb_node_in_use(const char *node);
+
+/* The blocking parts run in a worker thread: opening a hub's usbfs node, its port ioctls and
+ * closing it wait for the hub's lock, which the kernel holds while it enumerates whatever was
+ * plugged into that hub (hundreds of ms in a busy host), and a give-back waits for the host
+ * driver's probe. The watch loop hands jobs over and picks up the results when the worker's
+ * fd is readable, so it never waits on them. Jobs run one at a time, in order. */
+enum usb_port_op {
+        USB_PORT_CLAIM,     /* name: result r = the fd holding the claim, or -errno (+ err) */
+        USB_PORT_RELEASE,   /* fd: closed (the port goes free); r = 0 */
+        USB_PORT_GIVE_BACK, /* name (+ node: -EBUSY if a process holds it open): r as
+                             * usb_device_give_back() */
+};
+
+struct usb_port_job {
+        struct usb_port_job *next;
+        enum usb_port_op op;
+        char *name;
+        char *node;
+        int fd;
+        int r;
+        char *err;
+};
+struct usb_port_job *usb_port_job_free(struct usb_port_job *j); /* one job; closes a claim's fd */
+
+struct usb_port_worker;
+int usb_port_worker_new(struct usb_port_worker **ret);
+/* Stops the thread (after the job it is on) and drops what is left: fds of claims are closed. */
+struct usb_port_worker *usb_port_worker_free(struct usb_port_worker *w);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct usb_port_worker *, usb_port_worker_free);
+/* Readable while finished jobs wait to be taken. */
+int usb_port_worker_fd(const struct usb_port_worker *w);
+/* name and node are copied; fd is taken (RELEASE). The thread starts with the first job. */
+int usb_port_worker_submit(struct usb_port_worker *w, enum usb_port_op op, const char *name, int fd,
+                           const char *node);
+/* The finished jobs, oldest first (a list through ->next), or NULL. */
+struct usb_port_job *usb_port_worker_take_done(struct usb_port_worker *w);

@@ -65,13 +65,14 @@ struct wclaim {
         char *rc_hostdevice;
         uint64_t del_deadline;
         uint64_t unplugged_at; /* its device went away (a replug may follow) */
+        char *prev_port; /* the port its dongle was on before it last moved (kept reserved) */
         bool mark;
 };
 
 struct watch;
 struct wdomain;
 
-enum source_type { SRC_UDEV, SRC_INOTIFY, SRC_TIMER, SRC_SIGNAL, SRC_QMP, SRC_INJECT };
+enum source_type { SRC_UDEV, SRC_INOTIFY, SRC_TIMER, SRC_SIGNAL, SRC_QMP, SRC_INJECT, SRC_PORTS };
 struct source {
         enum source_type type;
         struct wdomain *d;
@@ -117,7 +118,7 @@ struct watch {
         struct watch_options o;
         char *only_domain;
         int epfd, timerfd, inotify_fd, sigfd, inject_fd;
-        struct source src_udev, src_inotify, src_timer, src_signal, src_inject;
+        struct source src_udev, src_inotify, src_timer, src_signal, src_inject, src_ports;
         struct strbuf inject_buf;
         struct uevent_monitor *mon;
         struct registry *reg;
@@ -144,6 +145,7 @@ struct watch {
         struct wport *ports;
         size_t n_ports;
         bool ports_dirty;
+        struct usb_port_worker *port_worker; /* the blocking usbfs and sysfs work (usb-port.h) */
 };
 
 struct wport {
@@ -151,6 +153,7 @@ struct wport {
         int fd;         /* the usbfs fd holding the claim, or -1 */
         bool wanted;    /* a claim of a running domain is (or was last) on this port */
         bool foreign;   /* another device is plugged there: not ours until it goes */
+        bool pending;   /* a claim of it is with the worker */
         bool giveback;  /* released with a device on it that still has to go back to the host */
         bool failed;    /* the last claim failed (said once) */
 };
@@ -197,6 +200,7 @@ static struct wclaim *wclaim_free(struct wclaim *cl) {
         devref_done(&cl->adding);
         devref_done(&cl->queued);
         free(cl->rc_hostdevice);
+        free(cl->prev_port);
         free(cl);
         return NULL;
 }
@@ -770,8 +774,9 @@ static void on_add_reply(struct wdomain *d, const char *qdev_id, const struct qm
                 free(cl->c.node);
                 cl->c.node = TAKE_PTR(cl->adding.node);
                 /* identity by serial: the port is only where it is now (status shows it) */
-                if (cl->adding.port && claim_identity_is_serial(&cl->c)) {
-                        free(cl->c.port);
+                if (cl->adding.port && claim_identity_is_serial(&cl->c) && !streq_ptr(cl->c.port, cl->adding.port)) {
+                        free(cl->prev_port);
+                        cl->prev_port = cl->c.port;
                         cl->c.port = TAKE_PTR(cl->adding.port);
                 }
                 if (cl->adding.t0) {
@@ -1009,26 +1014,26 @@ static bool device_is_claimed(struct watch *w, unsigned bus, unsigned devnum) {
         return false;
 }
 
+/* The port goes free (its fd closed by the worker: closing waits for the hub's lock too). */
+static void port_release(struct watch *w, struct wport *p) {
+        if (p->fd < 0)
+                return;
+        if (!w->port_worker || usb_port_worker_submit(w->port_worker, USB_PORT_RELEASE, p->name, p->fd, NULL) < 0)
+                safe_close(p->fd); /* (submit closed it on failure) */
+        p->fd = -1;
+}
+
 /* The device on a port we no longer hold goes back to the host's drivers, unless one of our
- * claims (check_claims) or some process (a QEMU) still has it open: then it is tried again later. */
-static void port_give_back(struct watch *w, struct wport *p, bool check_claims) {
+ * claims has it; if a process (a QEMU) still has it open, it is tried again later. */
+static void port_give_back(struct watch *w, struct wport *p) {
         unsigned bus, devnum;
-        _cleanup_free_ char *err = NULL;
 
         p->giveback = false;
-        if (!usb_port_device(p->name, &bus, &devnum) || (check_claims && device_is_claimed(w, bus, devnum)))
+        if (!w->port_worker || !usb_port_device(p->name, &bus, &devnum) || device_is_claimed(w, bus, devnum))
                 return;
         _cleanup_free_ char *node = strdup_printf("%s/bus/usb/%03u/%03u", dev_root(), bus, devnum);
-        if (!node || usb_node_in_use(node)) {
+        if (!node || usb_port_worker_submit(w->port_worker, USB_PORT_GIVE_BACK, p->name, -1, node) < 0)
                 p->giveback = true;
-                return;
-        }
-        int r = usb_device_give_back(p->name, &err);
-        if (r > 0)
-                wlog(w, WATCH_LOG_INFO, "gave the device on port %s back to the host's drivers", p->name);
-        else if (r < 0)
-                wlog(w, WATCH_LOG_WARNING, "cannot give the device on port %s back to the host: %s", p->name,
-                     err ? err : strerror(-r));
 }
 
 static int ports_want(struct watch *w, const char *name) {
@@ -1057,49 +1062,87 @@ static void ports_drop(struct watch *w, size_t i) {
 
 static void ports_sync(struct watch *w) {
         w->ports_dirty = false;
+        if (!w->port_worker)
+                return;
         for (size_t i = 0; i < w->n_ports; i++)
                 w->ports[i].wanted = false;
         for (size_t i = 0; i < w->n_claims; i++) {
                 const struct wclaim *cl = w->claims[i];
-                _cleanup_free_ char *peer = NULL;
                 if (!cl->active || cl->c.remote || !cl->c.port || !find_domain(w, cl->c.domain))
                         continue;
-                if (ports_want(w, cl->c.port) < 0)
-                        return;
-                if (usb_port_peer(cl->c.port, &peer) >= 0 && peer && ports_want(w, peer) < 0)
-                        return;
+                /* where it is (or was last), and where it was before it moved */
+                const char *where[2] = { cl->c.port, cl->prev_port };
+                for (size_t k = 0; k < ELEMENTSOF(where); k++) {
+                        _cleanup_free_ char *peer = NULL;
+                        if (!where[k])
+                                continue;
+                        if (ports_want(w, where[k]) < 0)
+                                return;
+                        if (usb_port_peer(where[k], &peer) >= 0 && peer && ports_want(w, peer) < 0)
+                                return;
+                }
         }
         for (size_t i = w->n_ports; i > 0; i--) {
                 struct wport *p = &w->ports[i - 1];
-                _cleanup_free_ char *err = NULL;
                 unsigned bus, devnum;
                 if (!p->wanted) {
                         bool held = p->fd >= 0;
                         if (held) {
-                                p->fd = safe_close(p->fd);
+                                port_release(w, p);
                                 wlog(w, WATCH_LOG_DEBUG, "port %s: no longer reserved", p->name);
                         }
                         if (held || p->giveback)
-                                port_give_back(w, p, true);
-                        if (!p->giveback)
+                                port_give_back(w, p);
+                        if (!p->giveback && !p->pending)
                                 ports_drop(w, i - 1);
                         continue;
                 }
-                if (p->fd >= 0 || p->foreign)
+                if (p->fd >= 0 || p->foreign || p->pending)
                         continue;
                 /* another device is there now: the port is reserved once it has gone */
                 if (usb_port_device(p->name, &bus, &devnum) && !device_is_claimed(w, bus, devnum))
                         continue;
-                int r = usb_port_claim(p->name, &err);
-                if (r >= 0) {
-                        p->fd = r;
-                        p->failed = false;
-                        wlog(w, WATCH_LOG_DEBUG, "port %s: reserved (no host driver binds a device plugged there)",
-                             p->name);
-                } else if (!p->failed) {
-                        p->failed = true;
-                        wlog(w, WATCH_LOG_DEBUG, "port %s: cannot reserve it: %s", p->name, err ? err : strerror(-r));
+                if (usb_port_worker_submit(w->port_worker, USB_PORT_CLAIM, p->name, -1, NULL) >= 0)
+                        p->pending = true;
+        }
+}
+
+/* The worker's results. */
+static void ports_done(struct watch *w) {
+        struct usb_port_job *j = usb_port_worker_take_done(w->port_worker);
+        while (j) {
+                struct usb_port_job *next = j->next;
+                struct wport *p = port_find(w, j->name);
+                if (j->op == USB_PORT_CLAIM && p) {
+                        p->pending = false;
+                        if (j->r >= 0 && p->wanted && !p->foreign) {
+                                p->fd = TAKE_FD(j->fd);
+                                j->r = -1;
+                                p->failed = false;
+                                wlog(w, WATCH_LOG_DEBUG, "port %s: reserved (no host driver binds a device plugged there)",
+                                     p->name);
+                        } else if (j->r >= 0) {
+                                /* not wanted any more: the worker closes it (closing waits too) */
+                                (void) usb_port_worker_submit(w->port_worker, USB_PORT_RELEASE, p->name, TAKE_FD(j->fd), NULL);
+                                j->r = -1;
+                        } else if (!p->failed) {
+                                p->failed = true;
+                                wlog(w, WATCH_LOG_DEBUG, "port %s: cannot reserve it: %s", p->name,
+                                     j->err ? j->err : strerror(-j->r));
+                        }
+                        w->ports_dirty = true; /* no longer wanted meanwhile: drop it */
+                } else if (j->op == USB_PORT_GIVE_BACK) {
+                        if (j->r == -EBUSY) {
+                                if (p)
+                                        p->giveback = true; /* still open: again at the next tick */
+                        } else if (j->r > 0)
+                                wlog(w, WATCH_LOG_INFO, "gave the device on port %s back to the host's drivers", j->name);
+                        else if (j->r < 0)
+                                wlog(w, WATCH_LOG_WARNING, "cannot give the device on port %s back to the host: %s",
+                                     j->name, j->err ? j->err : strerror(-j->r));
                 }
+                usb_port_job_free(j); /* a claim's fd nobody took is closed: the port goes free */
+                j = next;
         }
 }
 
@@ -1108,25 +1151,21 @@ static void ports_sync(struct watch *w) {
 static void port_foreign_device(struct watch *w, const struct nodedev *dev) {
         _cleanup_free_ char *name = usb_dev_port_name(dev);
         const char *names[2] = { name, dev->u.usb.peer_port };
-        _cleanup_free_ char *err = NULL;
         bool ours = false;
 
         for (size_t k = 0; k < ELEMENTSOF(names); k++) {
                 struct wport *p = port_find(w, names[k]);
                 if (!p)
                         continue;
-                if (p->fd >= 0)
+                if (p->fd >= 0 || p->pending)
                         ours = true;
-                p->fd = safe_close(p->fd);
+                port_release(w, p);
                 p->foreign = true;
         }
-        if (!ours || !name)
+        if (!ours || !name || !w->port_worker)
                 return;
-        int r = usb_device_give_back(name, &err);
-        if (r < 0)
-                wlog(w, WATCH_LOG_WARNING, "cannot give %s back to the host: %s", strna(dev->name),
-                     err ? err : strerror(-r));
-        else
+        /* after the release (the worker keeps the order); nobody can hold it yet */
+        if (usb_port_worker_submit(w->port_worker, USB_PORT_GIVE_BACK, name, -1, NULL) >= 0)
                 wlog(w, WATCH_LOG_INFO, "%s (%04x:%04x serial %s) on a reserved port is no claimed device: "
                      "given to the host's drivers", strna(dev->name), dev->u.usb.vendor_id, dev->u.usb.product_id,
                      strna(dev->u.usb.serial));
@@ -1964,6 +2003,9 @@ int watch_process(struct watch *w) {
                                 if (w->inject_fd >= 0)
                                         inject_readable(w);
                                 break;
+                        case SRC_PORTS:
+                                ports_done(w);
+                                break;
                         case SRC_SIGNAL: {
                                 struct signalfd_siginfo si;
                                 while (read(w->sigfd, &si, sizeof si) == sizeof si)
@@ -2049,13 +2091,25 @@ struct watch *watch_free(struct watch *w) {
                 return NULL;
         /* leaving: the ports go free; a device on one that no process holds (its VM has gone,
          * as at the end of `hostdev run`) goes back to the host's drivers; QEMU's own attempt
-         * to give it back when it let go found the port still reserved */
+         * to give it back when it let go found the port still reserved. Here, at the end, it
+         * is done in this thread (the worker finishes its job first; what it did not start is
+         * dropped, claims' fds closed). */
+        w->port_worker = usb_port_worker_free(w->port_worker);
         for (size_t i = 0; i < w->n_ports; i++) {
                 struct wport *p = &w->ports[i];
                 bool held = p->fd >= 0;
+                unsigned bus, devnum;
                 p->fd = safe_close(p->fd);
-                if (held || p->giveback)
-                        port_give_back(w, p, false);
+                if ((held || p->giveback) && usb_port_device(p->name, &bus, &devnum)) {
+                        _cleanup_free_ char *node = strdup_printf("%s/bus/usb/%03u/%03u", dev_root(), bus, devnum);
+                        _cleanup_free_ char *err = NULL;
+                        int r = node && !usb_node_in_use(node) ? usb_device_give_back(p->name, &err) : 0;
+                        if (r > 0)
+                                wlog(w, WATCH_LOG_INFO, "gave the device on port %s back to the host's drivers", p->name);
+                        else if (r < 0)
+                                wlog(w, WATCH_LOG_WARNING, "cannot give the device on port %s back to the host: %s",
+                                     p->name, err ? err : strerror(-r));
+                }
                 free(p->name);
         }
         free(w->ports);
@@ -2104,6 +2158,7 @@ int watch_new(struct watch **ret, const struct watch_options *opts, char **reter
         w->src_timer.type = SRC_TIMER;
         w->src_signal.type = SRC_SIGNAL;
         w->src_inject.type = SRC_INJECT;
+        w->src_ports.type = SRC_PORTS;
 
         w->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (w->epfd < 0)
@@ -2121,6 +2176,13 @@ int watch_new(struct watch **ret, const struct watch_options *opts, char **reter
                 if (r < 0)
                         return r;
                 r = epoll_add(w, uevent_monitor_get_fd(w->mon), &w->src_udev);
+                if (r < 0)
+                        return error_set(reterr, r, "epoll: %s", strerror(-r));
+                /* reserved ports (usb-port.h): their blocking work runs in a thread of its own */
+                r = usb_port_worker_new(&w->port_worker);
+                if (r < 0)
+                        return error_set(reterr, r, "cannot set up the port worker: %s", strerror(-r));
+                r = epoll_add(w, usb_port_worker_fd(w->port_worker), &w->src_ports);
                 if (r < 0)
                         return error_set(reterr, r, "epoll: %s", strerror(-r));
         }
