@@ -26,8 +26,11 @@ bport=${bport#*-}
 
 # Both inner guests run (no -S): QEMU's usb-host autoscan only scans while the VM is running.
 mkfifo "$W/inject"
-HOSTDEV_WATCH_INJECT=$W/inject "$H" watch --verbose 2>"$W/watch.log" &
+# the daemon runs as its systemd unit runs it: at the unit's Nice= (BENCH_DAEMON_NICE overrides)
+nice_val=${BENCH_DAEMON_NICE:-$(sed -n 's/^Nice=//p' "$VM_SRC/data/hostdev-watch.service.in")}
+HOSTDEV_WATCH_INJECT=$W/inject nice -n "${nice_val:-0}" "$H" watch --verbose 2>"$W/watch.log" &
 WD=$!
+echo "daemon: nice ${nice_val:-0} (hostdev-watch.service: Nice=$(sed -n 's/^Nice=//p' "$VM_SRC/data/hostdev-watch.service.in"))"
 "${INNER_QEMU[@]}" -qmp "unix:$W/h.qmp,server=on,wait=off" >"$W/h.log" 2>&1 &
 QH=$!
 "${INNER_QEMU[@]}" -qmp "unix:$W/a.qmp,server=on,wait=off" \

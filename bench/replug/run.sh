@@ -5,6 +5,7 @@
 # Defaults: the build in ./build, 50 same-port replugs (off 0.1-3 s), 20 moves to another port
 # and back, 1000 synthetic uevent pairs through the daemon. Prints, side by side from the one
 # run: how many came back, p50, p99, max; and the daemon's VmRSS. Takes ~10-20 minutes (TCG).
+# The daemon runs at its systemd unit's Nice= (BENCH_DAEMON_NICE=N overrides).
 set -eu
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$SRC/build}
@@ -17,14 +18,14 @@ while [ $# -gt 0 ]; do
         --moves) BENCH_MOVES=$2; shift 2 ;;
         --synthetic) BENCH_SYNTHETIC=$2; shift 2 ;;
         --verbose) BENCH_VERBOSE=1; shift ;;
-        -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
         *) echo "usage: $0 [--build DIR] [--replugs N] [--moves N] [--synthetic N] [--verbose]" >&2; exit 2 ;;
         esac
 done
 [ -x "$BUILD/hostdev" ] || { echo "no $BUILD/hostdev: build first (meson setup build && meson compile -C build)" >&2; exit 1; }
 # run-vm passes no environment of ours into the guest: hand the knobs over through the build dir
-printf 'BENCH_REPLUGS=%d\nBENCH_MOVES=%d\nBENCH_SYNTHETIC=%d\nBENCH_VERBOSE=%s\n' "$BENCH_REPLUGS" "$BENCH_MOVES" \
-        "$BENCH_SYNTHETIC" "$BENCH_VERBOSE" \
+printf 'BENCH_REPLUGS=%d\nBENCH_MOVES=%d\nBENCH_SYNTHETIC=%d\nBENCH_VERBOSE=%s\nBENCH_DAEMON_NICE=%s\n' "$BENCH_REPLUGS" \
+        "$BENCH_MOVES" "$BENCH_SYNTHETIC" "$BENCH_VERBOSE" "${BENCH_DAEMON_NICE:-}" \
         >"$BUILD/bench-replug.env"
 export VM_SCENARIO_TIMEOUT=${VM_SCENARIO_TIMEOUT:-3600} VM_TIMEOUT=${VM_TIMEOUT:-3900}
 exec "$SRC/tests/vm/run-vm" --build "$BUILD" "$SRC/bench/replug/guest.sh"

@@ -155,7 +155,8 @@ struct wport {
         bool foreign;   /* another device is plugged there: not ours until it goes */
         bool pending;   /* a claim of it is with the worker */
         bool giveback;  /* released with a device on it that still has to go back to the host */
-        bool failed;    /* the last claim failed (said once) */
+        bool failed;    /* the last claim failed: tried again at the next reconcile tick */
+        bool said;      /* ... and that was logged (once) */
 };
 
 /* ---- logging ----------------------------------------------------------------------------- */
@@ -1097,7 +1098,7 @@ static void ports_sync(struct watch *w) {
                                 ports_drop(w, i - 1);
                         continue;
                 }
-                if (p->fd >= 0 || p->foreign || p->pending)
+                if (p->fd >= 0 || p->foreign || p->pending || p->failed)
                         continue;
                 /* another device is there now: the port is reserved once it has gone */
                 if (usb_port_device(p->name, &bus, &devnum) && !device_is_claimed(w, bus, devnum))
@@ -1118,19 +1119,23 @@ static void ports_done(struct watch *w) {
                         if (j->r >= 0 && p->wanted && !p->foreign) {
                                 p->fd = TAKE_FD(j->fd);
                                 j->r = -1;
-                                p->failed = false;
+                                p->said = false;
                                 wlog(w, WATCH_LOG_DEBUG, "port %s: reserved (no host driver binds a device plugged there)",
                                      p->name);
                         } else if (j->r >= 0) {
                                 /* not wanted any more: the worker closes it (closing waits too) */
                                 (void) usb_port_worker_submit(w->port_worker, USB_PORT_RELEASE, p->name, TAKE_FD(j->fd), NULL);
                                 j->r = -1;
-                        } else if (!p->failed) {
-                                p->failed = true;
-                                wlog(w, WATCH_LOG_DEBUG, "port %s: cannot reserve it: %s", p->name,
-                                     j->err ? j->err : strerror(-j->r));
+                                w->ports_dirty = true; /* drop it */
+                        } else {
+                                p->failed = true; /* not before the next tick: no busy retry */
+                                if (!p->said)
+                                        wlog(w, WATCH_LOG_DEBUG, "port %s: cannot reserve it: %s", p->name,
+                                             j->err ? j->err : strerror(-j->r));
+                                p->said = true;
+                                if (!p->wanted)
+                                        w->ports_dirty = true; /* drop it */
                         }
-                        w->ports_dirty = true; /* no longer wanted meanwhile: drop it */
                 } else if (j->op == USB_PORT_GIVE_BACK) {
                         if (j->r == -EBUSY) {
                                 if (p)
@@ -1865,9 +1870,11 @@ static void run_timers(struct watch *w) {
                         w->domains[i]->reconcile_wanted = true;
                 /* VM host: imports of <remote> claims that went away are made again (usbip.c) */
                 (void) usbip_reimport_claims(w->reg, w->o.domain, usbip_log, w);
-                for (size_t i = 0; i < w->n_ports; i++)
+                for (size_t i = 0; i < w->n_ports; i++) {
+                        w->ports[i].failed = false;
                         if (w->ports[i].giveback || (w->ports[i].wanted && w->ports[i].fd < 0))
                                 w->ports_dirty = true;
+                }
                 w->next_reconcile = now + (uint64_t) ms * USEC_PER_MSEC;
         }
         for (size_t i = 0; i < w->n_domains; i++) {
