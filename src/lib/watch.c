@@ -1015,6 +1015,14 @@ static bool device_is_claimed(struct watch *w, unsigned bus, unsigned devnum) {
         return false;
 }
 
+static void log_give_back(struct watch *w, const char *port, int r, const char *err) {
+        if (r > 0)
+                wlog(w, WATCH_LOG_INFO, "gave the device on port %s back to the host's drivers", port);
+        else if (r < 0)
+                wlog(w, WATCH_LOG_WARNING, "cannot give the device on port %s back to the host: %s", port,
+                     err ? err : strerror(-r));
+}
+
 /* The port goes free (its fd closed by the worker: closing waits for the hub's lock too). */
 static void port_release(struct watch *w, struct wport *p) {
         if (p->fd < 0)
@@ -1140,11 +1148,8 @@ static void ports_done(struct watch *w) {
                         if (j->r == -EBUSY) {
                                 if (p)
                                         p->giveback = true; /* still open: again at the next tick */
-                        } else if (j->r > 0)
-                                wlog(w, WATCH_LOG_INFO, "gave the device on port %s back to the host's drivers", j->name);
-                        else if (j->r < 0)
-                                wlog(w, WATCH_LOG_WARNING, "cannot give the device on port %s back to the host: %s",
-                                     j->name, j->err ? j->err : strerror(-j->r));
+                        } else
+                                log_give_back(w, j->name, j->r, j->err);
                 }
                 usb_port_job_free(j); /* a claim's fd nobody took is closed: the port goes free */
                 j = next;
@@ -2111,11 +2116,7 @@ struct watch *watch_free(struct watch *w) {
                         _cleanup_free_ char *node = strdup_printf("%s/bus/usb/%03u/%03u", dev_root(), bus, devnum);
                         _cleanup_free_ char *err = NULL;
                         int r = node && !usb_node_in_use(node) ? usb_device_give_back(p->name, &err) : 0;
-                        if (r > 0)
-                                wlog(w, WATCH_LOG_INFO, "gave the device on port %s back to the host's drivers", p->name);
-                        else if (r < 0)
-                                wlog(w, WATCH_LOG_WARNING, "cannot give the device on port %s back to the host: %s",
-                                     p->name, err ? err : strerror(-r));
+                        log_give_back(w, p->name, r, err);
                 }
                 free(p->name);
         }
