@@ -1409,7 +1409,9 @@ const struct claim *registry_find_domain_claim(const struct registry *reg, const
         return i < 0 ? NULL : reg->claims[i];
 }
 
-int registry_set_usb_port(struct registry *reg, const char *key, const char *port, char **reterr) {
+/* Change the claim at key in place (under the lock, written back): fn returns 0 or -errno. */
+static int registry_edit_claim(struct registry *reg, const char *key, int (*fn)(struct claim *c, const void *arg),
+                               const void *arg, char **reterr) {
         bool al;
         int r = auto_begin(reg, &al, reterr);
         if (r < 0)
@@ -1417,47 +1419,57 @@ int registry_set_usb_port(struct registry *reg, const char *key, const char *por
         ssize_t i = find_claim_index(reg, key);
         if (i < 0)
                 r = error_set(reterr, -ENOENT, "no claim on %s", key);
-        else if (!streq_ptr(reg->claims[i]->usb.port, port)) {
-                char *np = NULL;
-                if (strdup_opt(port, &np) < 0)
-                        r = -ENOMEM;
-                else {
-                        free(reg->claims[i]->usb.port);
-                        reg->claims[i]->usb.port = np;
-                        reg->dirty = true;
-                }
+        else if ((r = fn(reg->claims[i], arg)) > 0) {
+                reg->dirty = true;
+                r = 0;
         }
         return auto_end(reg, al, r, reterr);
 }
 
+/* edits: 1 changed, 0 nothing to change, -errno */
+static int edit_usb_port(struct claim *c, const void *arg) {
+        const char *port = arg;
+        char *np = NULL;
+        if (streq_ptr(c->usb.port, port))
+                return 0;
+        if (strdup_opt(port, &np) < 0)
+                return -ENOMEM;
+        free(c->usb.port);
+        c->usb.port = np;
+        return 1;
+}
+
+int registry_set_usb_port(struct registry *reg, const char *key, const char *port, char **reterr) {
+        return registry_edit_claim(reg, key, edit_usb_port, port, reterr);
+}
+
+struct location {
+        const char *node, *qemu_id;
+        unsigned bus, devnum;
+};
+
+static int edit_location(struct claim *c, const void *arg) {
+        const struct location *l = arg;
+        char *nn = NULL, *nq = NULL;
+        if (strdup_opt(l->node, &nn) < 0 || (l->qemu_id && strdup_opt(l->qemu_id, &nq) < 0)) {
+                free(nn);
+                return -ENOMEM;
+        }
+        free(c->node);
+        c->node = nn;
+        c->usb.bus = l->bus;
+        c->usb.devnum = l->devnum;
+        if (nq) {
+                free(c->qemu_id);
+                c->qemu_id = nq;
+        }
+        return 1;
+}
+
 int registry_set_location(struct registry *reg, const char *key, const char *node, unsigned bus,
                           unsigned devnum, const char *qemu_id, char **reterr) {
-        bool al;
-        int r = auto_begin(reg, &al, reterr);
-        if (r < 0)
-                return r;
-        ssize_t i = find_claim_index(reg, key);
-        if (i < 0)
-                r = error_set(reterr, -ENOENT, "no claim on %s", key);
-        else {
-                struct claim *c = reg->claims[i];
-                char *nn = NULL, *nq = NULL;
-                if (strdup_opt(node, &nn) < 0 || (qemu_id && strdup_opt(qemu_id, &nq) < 0)) {
-                        free(nn);
-                        r = -ENOMEM;
-                } else {
-                        free(c->node);
-                        c->node = nn;
-                        c->usb.bus = bus;
-                        c->usb.devnum = devnum;
-                        if (nq) {
-                                free(c->qemu_id);
-                                c->qemu_id = nq;
-                        }
-                        reg->dirty = true;
-                }
-        }
-        return auto_end(reg, al, r, reterr);
+        const struct location l = { .node = node, .qemu_id = qemu_id, .bus = bus, .devnum = devnum };
+        return registry_edit_claim(reg, key, edit_location, &l, reterr);
 }
 
 const struct claim *registry_find_by_key(const struct registry *reg, const char *key) {
