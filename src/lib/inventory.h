@@ -195,6 +195,8 @@ struct nodedev *inventory_find_usb(const struct inventory *inv, unsigned bus, un
 /* Read one USB device from its sysfs directory (e.g. after a uevent). Its vendor/product
  * names are the device's own strings only (no hwdb lookup). */
 int nodedev_read_usb(const char *sysfs_dir, struct nodedev **ret, char **reterr);
+/* A USB device's usbfs node under dev_root(): "/dev/bus/usb/002/007". */
+char *usb_node_path(unsigned bus, unsigned devnum);
 struct nodedev *nodedev_free(struct nodedev *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nodedev *, nodedev_free);
 

@@ -55,7 +55,7 @@ int usb_port_claim(const char *port, char **reterr) {
         if (safe_atou(busnum, 10, &bus) < 0 || safe_atou(devnum, 10, &addr) < 0 ||
             sscanf(dev, "%u:%u", &maj, &min) != 2)
                 return error_set(reterr, -EINVAL, "hub %s of port %s: unexpected busnum/devnum/dev", hub, port);
-        node = strdup_printf("%s/bus/usb/%03u/%03u", dev_root(), bus, addr);
+        node = usb_node_path(bus, addr);
         if (!node)
                 return -ENOMEM;
         _cleanup_close_ int fd = open(node, O_RDWR | O_CLOEXEC | O_NOCTTY);
@@ -200,6 +200,18 @@ bool usb_node_in_use(const char *node) {
         return false;
 }
 
+int usb_port_give_back_unless_held(const char *port, char **reterr) {
+        unsigned bus, devnum;
+        if (!usb_port_device(port, &bus, &devnum))
+                return 0;
+        _cleanup_free_ char *node = usb_node_path(bus, devnum);
+        if (!node)
+                return -ENOMEM;
+        if (usb_node_in_use(node))
+                return -EBUSY;
+        return usb_device_give_back(port, reterr);
+}
+
 /* ---- the worker thread ------------------------------------------------------------------- */
 struct usb_port_worker {
         pthread_t thread;
@@ -217,7 +229,6 @@ struct usb_port_job *usb_port_job_free(struct usb_port_job *j) {
         if (j->op == USB_PORT_RELEASE || (j->op == USB_PORT_CLAIM && j->r >= 0))
                 safe_close(j->fd);
         free(j->name);
-        free(j->node);
         free(j->err);
         free(j);
         return NULL;
@@ -242,10 +253,8 @@ static void job_run(struct usb_port_job *j) {
                 j->r = 0;
                 break;
         case USB_PORT_GIVE_BACK:
-                if (j->node && usb_node_in_use(j->node))
-                        j->r = -EBUSY;
-                else
-                        j->r = usb_device_give_back(j->name, &j->err);
+                j->r = j->unless_held ? usb_port_give_back_unless_held(j->name, &j->err)
+                                      : usb_device_give_back(j->name, &j->err);
                 break;
         }
 }
@@ -317,7 +326,7 @@ int usb_port_worker_fd(const struct usb_port_worker *w) {
 }
 
 int usb_port_worker_submit(struct usb_port_worker *w, enum usb_port_op op, const char *name, int fd,
-                           const char *node) {
+                           bool unless_held) {
         struct usb_port_job *j = calloc(1, sizeof *j);
         if (!j) {
                 if (op == USB_PORT_RELEASE)
@@ -327,9 +336,9 @@ int usb_port_worker_submit(struct usb_port_worker *w, enum usb_port_op op, const
         j->op = op;
         j->fd = op == USB_PORT_RELEASE ? fd : -1;
         j->r = -1;
+        j->unless_held = unless_held;
         j->name = name ? strdup(name) : NULL;
-        j->node = node ? strdup(node) : NULL;
-        if ((name && !j->name) || (node && !j->node)) {
+        if (name && !j->name) {
                 usb_port_job_free(j);
                 return -ENOMEM;
         }

@@ -36,6 +36,10 @@ int usb_device_give_back(const char *sysname, char **reterr);
 /* Does any process hold this /dev/bus/usb node open (proc_root()/PID/fd)? */
 bool usb_node_in_use(const char *node);
 
+/* usb_device_give_back() for the device plugged on that port, unless a process (a QEMU) holds
+ * its node open: -EBUSY then. 0 when nothing is plugged there. */
+int usb_port_give_back_unless_held(const char *port, char **reterr);
+
 /* The blocking parts run in a worker thread: opening a hub's usbfs node, its port ioctls and
  * closing it wait for the hub's lock, which the kernel holds while it enumerates whatever was
  * plugged into that hub (hundreds of ms in a busy host), and a give-back waits for the host
@@ -44,15 +48,15 @@ bool usb_node_in_use(const char *node);
 enum usb_port_op {
         USB_PORT_CLAIM,     /* name: result r = the fd holding the claim, or -errno (+ err) */
         USB_PORT_RELEASE,   /* fd: closed (the port goes free); r = 0 */
-        USB_PORT_GIVE_BACK, /* name (+ node: -EBUSY if a process holds it open): r as
-                             * usb_device_give_back() */
+        USB_PORT_GIVE_BACK, /* name: r as usb_device_give_back(), or with unless_held as
+                             * usb_port_give_back_unless_held() */
 };
 
 struct usb_port_job {
         struct usb_port_job *next;
         enum usb_port_op op;
         char *name;
-        char *node;
+        bool unless_held;
         int fd;
         int r;
         char *err;
@@ -66,8 +70,8 @@ struct usb_port_worker *usb_port_worker_free(struct usb_port_worker *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct usb_port_worker *, usb_port_worker_free);
 /* Readable while finished jobs wait to be taken. */
 int usb_port_worker_fd(const struct usb_port_worker *w);
-/* name and node are copied; fd is taken (RELEASE). The thread starts with the first job. */
+/* name is copied; fd is taken (RELEASE). The thread starts with the first job. */
 int usb_port_worker_submit(struct usb_port_worker *w, enum usb_port_op op, const char *name, int fd,
-                           const char *node);
+                           bool unless_held);
 /* The finished jobs, oldest first (a list through ->next), or NULL. */
 struct usb_port_job *usb_port_worker_take_done(struct usb_port_worker *w);

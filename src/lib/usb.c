@@ -188,6 +188,10 @@ static int usb_read_interface(struct scan *s, const char *path, const char *sysn
         return 0;
 }
 
+char *usb_node_path(unsigned bus, unsigned devnum) {
+        return strdup_printf("%s/bus/usb/%03u/%03u", dev_root(), bus, devnum);
+}
+
 int usb_read(struct scan *s, const char *path, struct nodedev **ret) {
         _cleanup_free_ char *sysname = path_basename_dup(path);
         _cleanup_(nodedev_freep) struct nodedev *d = NULL;
@@ -244,7 +248,7 @@ int usb_read(struct scan *s, const char *path, struct nodedev **ret) {
         if (u->port)
                 (void) usb_read_peer(s, path, u);
         if (u->devnum > 0)
-                d->devnode = strdup_printf("%s/bus/usb/%03u/%03u", dev_root(), u->bus, u->devnum);
+                d->devnode = usb_node_path(u->bus, u->devnum);
 
         char key[64];
         snprintf(key, sizeof key, "usb:v%04Xp%04X", u->vendor_id, u->product_id);

@@ -742,7 +742,7 @@ static void send_add(struct wdomain *d, struct wclaim *cl, struct devref *ref) {
         /* by its node, as on `hostdev run`'s command line: QEMU opens the path itself, so it
          * needs neither libusb's device list (which learns of new devices only through udevd)
          * nor a rescan */
-        _cleanup_free_ char *node = strdup_printf("%s/bus/usb/%03u/%03u", dev_root(), ref->bus, ref->devnum);
+        _cleanup_free_ char *node = usb_node_path(ref->bus, ref->devnum);
         if (!node)
                 return;
         json_object_object_add(a, "hostdevice", json_object_new_string(node));
@@ -1027,7 +1027,7 @@ static void log_give_back(struct watch *w, const char *port, int r, const char *
 static void port_release(struct watch *w, struct wport *p) {
         if (p->fd < 0)
                 return;
-        if (!w->port_worker || usb_port_worker_submit(w->port_worker, USB_PORT_RELEASE, p->name, p->fd, NULL) < 0)
+        if (!w->port_worker || usb_port_worker_submit(w->port_worker, USB_PORT_RELEASE, p->name, p->fd, false) < 0)
                 safe_close(p->fd); /* (submit closed it on failure) */
         p->fd = -1;
 }
@@ -1040,8 +1040,7 @@ static void port_give_back(struct watch *w, struct wport *p) {
         p->giveback = false;
         if (!w->port_worker || !usb_port_device(p->name, &bus, &devnum) || device_is_claimed(w, bus, devnum))
                 return;
-        _cleanup_free_ char *node = strdup_printf("%s/bus/usb/%03u/%03u", dev_root(), bus, devnum);
-        if (!node || usb_port_worker_submit(w->port_worker, USB_PORT_GIVE_BACK, p->name, -1, node) < 0)
+        if (usb_port_worker_submit(w->port_worker, USB_PORT_GIVE_BACK, p->name, -1, true) < 0)
                 p->giveback = true;
 }
 
@@ -1111,7 +1110,7 @@ static void ports_sync(struct watch *w) {
                 /* another device is there now: the port is reserved once it has gone */
                 if (usb_port_device(p->name, &bus, &devnum) && !device_is_claimed(w, bus, devnum))
                         continue;
-                if (usb_port_worker_submit(w->port_worker, USB_PORT_CLAIM, p->name, -1, NULL) >= 0)
+                if (usb_port_worker_submit(w->port_worker, USB_PORT_CLAIM, p->name, -1, false) >= 0)
                         p->pending = true;
         }
 }
@@ -1132,7 +1131,7 @@ static void ports_done(struct watch *w) {
                                      p->name);
                         } else if (j->r >= 0) {
                                 /* not wanted any more: the worker closes it (closing waits too) */
-                                (void) usb_port_worker_submit(w->port_worker, USB_PORT_RELEASE, p->name, TAKE_FD(j->fd), NULL);
+                                (void) usb_port_worker_submit(w->port_worker, USB_PORT_RELEASE, p->name, TAKE_FD(j->fd), false);
                                 j->r = -1;
                                 w->ports_dirty = true; /* drop it */
                         } else {
@@ -1175,7 +1174,7 @@ static void port_foreign_device(struct watch *w, const struct nodedev *dev) {
         if (!ours || !name || !w->port_worker)
                 return;
         /* after the release (the worker keeps the order); nobody can hold it yet */
-        if (usb_port_worker_submit(w->port_worker, USB_PORT_GIVE_BACK, name, -1, NULL) >= 0)
+        if (usb_port_worker_submit(w->port_worker, USB_PORT_GIVE_BACK, name, -1, false) >= 0)
                 wlog(w, WATCH_LOG_INFO, "%s (%04x:%04x serial %s) on a reserved port is no claimed device: "
                      "given to the host's drivers", strna(dev->name), dev->u.usb.vendor_id, dev->u.usb.product_id,
                      strna(dev->u.usb.serial));
@@ -2110,13 +2109,12 @@ struct watch *watch_free(struct watch *w) {
         for (size_t i = 0; i < w->n_ports; i++) {
                 struct wport *p = &w->ports[i];
                 bool held = p->fd >= 0;
-                unsigned bus, devnum;
                 p->fd = safe_close(p->fd);
-                if ((held || p->giveback) && usb_port_device(p->name, &bus, &devnum)) {
-                        _cleanup_free_ char *node = strdup_printf("%s/bus/usb/%03u/%03u", dev_root(), bus, devnum);
+                if (held || p->giveback) {
                         _cleanup_free_ char *err = NULL;
-                        int r = node && !usb_node_in_use(node) ? usb_device_give_back(p->name, &err) : 0;
-                        log_give_back(w, p->name, r, err);
+                        int r = usb_port_give_back_unless_held(p->name, &err);
+                        if (r != -EBUSY) /* still in a running VM: it stays there */
+                                log_give_back(w, p->name, r, err);
                 }
                 free(p->name);
         }

@@ -135,6 +135,26 @@ static void test_give_back(void **state) {
         _cleanup_free_ char *np3 = slurp(root, "bus/usb/drivers_probe");
         assert_string_equal(np3, "");
 
+        /* a VM (here: this test) still holds its node open: left alone, -EBUSY */
+        mkfile(root, "bus/usb/devices/2-5/busnum", "2\n");
+        mkfile(root, "bus/usb/devices/2-5/devnum", "9\n");
+        mkfile(root, "bus/usb/devices/2-5/bConfigurationValue", "\n");
+        mkfile(root, "dev/bus/usb/002/009", "");
+        _cleanup_free_ char *devroot = path_join(root, "dev", NULL), *node = path_join(root, "dev/bus/usb/002/009", NULL);
+        setenv("HOSTDEV_DEV_ROOT", devroot, 1);
+        mkfile(root, "bus/usb/drivers/usb/bind", "");
+        int fd = open(node, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(usb_port_give_back_unless_held("2-5", &err), -EBUSY);
+        _cleanup_free_ char *b0 = slurp(root, "bus/usb/drivers/usb/bind");
+        assert_string_equal(b0, "");
+        close(fd);
+        assert_int_equal(usb_port_give_back_unless_held("2-5", &err), 1);
+        _cleanup_free_ char *b1 = slurp(root, "bus/usb/drivers/usb/bind");
+        assert_string_equal(b1, "2-5");
+        assert_int_equal(usb_port_give_back_unless_held("2-6", &err), 0); /* nothing plugged there */
+        unsetenv("HOSTDEV_DEV_ROOT");
+
         /* gone meanwhile */
         assert_int_equal(usb_device_give_back("2-7", &err), 0);
         assert_null(err);
