@@ -69,6 +69,16 @@ replug() { # replug ID ARGS...: replug from outside, then show where each dongle
         echo "  $2 is now $after, $(cat /sys/bus/usb/devices/$after/busnum):$(cat /sys/bus/usb/devices/$after/devnum)"
 }
 
+# Reserved ports: while its VM runs, a claim's port is claimed through usbfs, so the host binds
+# no driver to a dongle replugged there (usb-storage would, and QEMU would have to detach it).
+# usb-storage's probe runs under the device's lock, which QEMU's open() of the node waits for:
+# once a VM holds a dongle, its probe (if any) is in the kernel log.
+mass_storage_probes() { dmesg | grep -c "USB Mass Storage device detected" || true; }
+iface_driver() { # iface_driver SYSNAME: the host driver of its first interface, or "none"
+        local l=/sys/bus/usb/devices/$1/$1:1.0/driver
+        if [ -e "$l" ]; then basename "$(readlink "$l")"; else echo none; fi
+}
+
 step "same port: DONGLE-A (vm-a, hostdev run), 1 s off"
 replug dongle-a DONGLE-A off=1
 vmcheck --timeout 20 "${VMS[@]}" || fail "DONGLE-A did not return to vm-a (same port)"
@@ -85,16 +95,14 @@ vmcheck --timeout 20 "${VMS[@]}" || fail "DONGLE-C did not return to vm-c after 
 step "quick replug onto another port (0.1 s off): DONGLE-A to port 7, then back to port 1"
 replug dongle-a DONGLE-A port=7 off=0.1
 vmcheck --timeout 20 --quiet "${VMS[@]}" || fail "DONGLE-A did not follow to port 7"
+# the port it left stays reserved too (dongles come back to where they were): no host driver
+n0=$(mass_storage_probes)
 replug dongle-a DONGLE-A port=1 off=0.1
 vmcheck --timeout 20 --quiet "${VMS[@]}" || fail "DONGLE-A did not follow back to port 1"
+n1=$(mass_storage_probes)
+echo "usb-storage probes in the kernel log: $n0 before the move back to port 1, $n1 after"
+[ "$n1" = "$n0" ] || fail "usb-storage bound to DONGLE-A back on port 1: the port it left was not kept reserved"
 
-# Reserved ports: while its VM runs, a claim's port is claimed through usbfs, so the host binds
-# no driver to a dongle replugged there (usb-storage would, and QEMU would have to detach it).
-mass_storage_probes() { dmesg | grep -c "USB Mass Storage device detected" || true; }
-iface_driver() { # iface_driver SYSNAME: the host driver of its first interface, or "none"
-        local l=/sys/bus/usb/devices/$1/$1:1.0/driver
-        if [ -e "$l" ]; then basename "$(readlink "$l")"; else echo none; fi
-}
 step "reserved port: DONGLE-C replugged on its own port (vm-c, the daemon) gets no host driver"
 n0=$(mass_storage_probes)
 replug dongle-c DONGLE-C off=0.3
