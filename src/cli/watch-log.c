@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "util.h"
 
 void cli_log_line(const struct cli_log_style *style, int level, const char *line) {
         static const struct cli_log_style plain = {};
@@ -22,8 +23,10 @@ void cli_log_line(const struct cli_log_style *style, int level, const char *line
                 fprintf(stderr, "%s%s\n", style->prefix_info ? "hostdev: " : "", line);
                 break;
         default:
+                /* with CLOCK_MONOTONIC seconds, the clock of "uevent received at": where time went */
                 if (style->debug)
-                        fprintf(stderr, "%s%s\n", style->prefix_info ? "hostdev: " : "debug: ", line);
+                        fprintf(stderr, "%s[%.6f] %s\n", style->prefix_info ? "hostdev: " : "debug: ",
+                                now_usec() / 1e6, line);
                 break;
         }
 }

@@ -1006,7 +1006,7 @@ int inventory_scan_usb_flags(unsigned flags, struct inventory **ret, char **rete
         return do_scan(true, flags, ret, reterr);
 }
 
-int nodedev_read_usb(const char *sysfs_dir, struct nodedev **ret, char **reterr) {
+int nodedev_read_usb(const char *sysfs_dir, unsigned flags, struct nodedev **ret, char **reterr) {
         _cleanup_strv_free_ char **warnings = NULL;
         struct nodedev *d = NULL;
         struct scan s;
@@ -1015,6 +1015,7 @@ int nodedev_read_usb(const char *sysfs_dir, struct nodedev **ret, char **reterr)
         int r = scan_init(&s, &warnings, false, reterr);
         if (r < 0)
                 return r;
+        s.flags = flags & INVENTORY_SCAN_NO_USB_STRINGS;
         char *rp = realpath(sysfs_dir, NULL);
         if (!rp) {
                 r = -errno;

@@ -175,6 +175,10 @@ enum {
         /* No hwdb lookups at all: vendor/product names are the devices' own strings only
          * (the watch loop, which names devices by ids and serial, scans often). */
         INVENTORY_SCAN_NO_HWDB = 1 << 1,
+        /* USB devices: no manufacturer/product strings (the serial is still read). Reading
+         * one of a device's string attributes takes the device's lock, which QEMU's open of
+         * its /dev/bus/usb node waits for: the watch loop reads only what it matches on. */
+        INVENTORY_SCAN_NO_USB_STRINGS = 1 << 2,
 };
 /* inventory_scan() with INVENTORY_SCAN_* flags (0: the same as inventory_scan()). */
 int inventory_scan_flags(unsigned flags, struct inventory **ret, char **reterr);
@@ -193,8 +197,9 @@ struct nodedev *inventory_find_pci(const struct inventory *inv, const struct pci
 struct nodedev *inventory_find_usb(const struct inventory *inv, unsigned bus, unsigned devnum);
 
 /* Read one USB device from its sysfs directory (e.g. after a uevent). Its vendor/product
- * names are the device's own strings only (no hwdb lookup). */
-int nodedev_read_usb(const char *sysfs_dir, struct nodedev **ret, char **reterr);
+ * names are the device's own strings only (no hwdb lookup); flags: INVENTORY_SCAN_NO_USB_STRINGS
+ * (others are ignored). */
+int nodedev_read_usb(const char *sysfs_dir, unsigned flags, struct nodedev **ret, char **reterr);
 /* A USB device's usbfs node under dev_root(): "/dev/bus/usb/002/007". */
 char *usb_node_path(unsigned bus, unsigned devnum);
 struct nodedev *nodedev_free(struct nodedev *d);

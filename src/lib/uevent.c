@@ -34,6 +34,7 @@ void usb_uevent_done(struct usb_uevent *ev) {
         free(ev->subsystem);
         free(ev->devtype);
         free(ev->devname);
+        free(ev->driver);
         *ev = (struct usb_uevent){ 0 };
 }
 
@@ -98,6 +99,8 @@ int usb_uevent_set_property(struct usb_uevent *ev, const char *key, const char *
                 return replace_str(&ev->devtype, value);
         if (streq(key, "DEVNAME"))
                 return replace_str(&ev->devname, value);
+        if (streq(key, "DRIVER"))
+                return replace_str(&ev->driver, value);
         if (streq(key, "BUSNUM")) {
                 if (safe_atou(value, 10, &u) < 0 || u == 0 || u > 0xffff)
                         return -EINVAL;

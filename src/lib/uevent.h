@@ -34,6 +34,7 @@ struct usb_uevent {
         char *subsystem;/* "usb" */
         char *devtype;  /* "usb_device" */
         char *devname;  /* "bus/usb/001/005" or NULL */
+        char *driver;   /* DRIVER= of a "bind": "usb", "usbip-host"; NULL otherwise */
         unsigned bus, devnum; /* BUSNUM / DEVNUM, 0 if absent */
         bool has_ids;   /* PRODUCT=46f4/1/100 (hex vendor/product/bcdDevice) */
         uint16_t vendor, product;

@@ -223,8 +223,10 @@ int usb_read(struct scan *s, const char *path, struct nodedev **ret) {
                 u->devnum = v;
         (void) attr_hex16(s, path, "idVendor", true, &u->vendor_id);
         (void) attr_hex16(s, path, "idProduct", true, &u->product_id);
-        (void) attr_string(s, path, "manufacturer", false, &u->manufacturer);
-        (void) attr_string(s, path, "product", false, &u->product_string);
+        if (!(s->flags & INVENTORY_SCAN_NO_USB_STRINGS)) {
+                (void) attr_string(s, path, "manufacturer", false, &u->manufacturer);
+                (void) attr_string(s, path, "product", false, &u->product_string);
+        }
         (void) attr_string(s, path, "serial", false, &u->serial);
         (void) attr_string(s, path, "speed", true, &u->speed);
         if (attr_uint(s, path, "bDeviceClass", 16, true, &v) >= 0)

@@ -1192,14 +1192,21 @@ static void port_device_removed(struct watch *w, const char *sysname) {
         }
 }
 
-static void usb_inventory_update(struct watch *w, const struct usb_uevent *ev);
+static void usb_inventory_update(struct watch *w, const struct usb_uevent *ev, struct nodedev *dev, int read_r);
 
-static void handle_uevent(struct watch *w, const struct usb_uevent *ev) {
+/* What the watch loop reads of a USB device: not the manufacturer and product strings, whose
+ * reads take the device's lock that QEMU's open() of the node waits for. */
+#define WATCH_USB_READ (INVENTORY_SCAN_NO_HWDB | INVENTORY_SCAN_NO_USB_STRINGS)
+
+/* Act on one USB device uevent. On "add", *ret_dev is the device as read from sysfs (NULL if
+ * it could not be read) and the read's result is returned, for usb_inventory_update(). */
+static int handle_uevent(struct watch *w, const struct usb_uevent *ev, struct nodedev **ret_dev) {
         _cleanup_free_ char *node = usb_node_name_from_sysname(ev->sysname);
 
+        *ret_dev = NULL;
         w->stats.uevents++;
         if (!usb_uevent_is_usb_device(ev))
-                return;
+                return 0;
         w->last_usb_uevent = now_usec();
         wlog(w, WATCH_LOG_DEBUG, "uevent %s %s (%u:%u)", uevent_action_to_string(ev->action),
              strna(ev->sysname), ev->bus, ev->devnum);
@@ -1215,24 +1222,25 @@ static void handle_uevent(struct watch *w, const struct usb_uevent *ev) {
                 if (cl && cl->active)
                         device_removed(w, cl);
                 port_device_removed(w, ev->sysname);
-                return;
+                return 0;
         }
         if (ev->action != UEVENT_ADD)
-                return; /* bind/change of a device we saw being added: nothing new */
+                return 0; /* bind/change of a device we saw being added: nothing new */
 
         _cleanup_free_ char *dir = path_join(sysfs_root(), ev->devpath, NULL);
-        _cleanup_(nodedev_freep) struct nodedev *dev = NULL;
         _cleanup_free_ char *err = NULL;
         if (!dir)
-                return;
-        int r = nodedev_read_usb(dir, &dev, &err);
+                return -ENOMEM;
+        struct nodedev *dev = NULL;
+        int r = nodedev_read_usb(dir, WATCH_USB_READ, &dev, &err);
         if (r < 0) {
                 wlog(w, WATCH_LOG_DEBUG, "%s appeared but cannot be read: %s", ev->sysname,
                      err ? err : strerror(-r));
-                return;
+                return r;
         }
+        *ret_dev = dev; /* the caller's: it goes into the device list as read here */
         if (dev->cap != NODEDEV_CAP_USB_DEVICE)
-                return;
+                return 0;
         /* dongle host: an exported dongle that came back (any port) goes to usbip-host again
          * (on "add" only: a "bind" after `unexport` gave it back must stay with its driver) */
         r = ev->action == UEVENT_ADD ? usbip_reexport_device(w->reg, dev, &err) : 0;
@@ -1243,7 +1251,7 @@ static void handle_uevent(struct watch *w, const struct usb_uevent *ev) {
                 else
                         wlog(w, WATCH_LOG_WARNING, "cannot export %s again: %s", strna(dev->name),
                              err ? err : strerror(-r));
-                return;
+                return 0;
         }
         bool ambiguous;
         struct wclaim *cl = claim_for_device(w, dev, &ambiguous);
@@ -1257,15 +1265,26 @@ static void handle_uevent(struct watch *w, const struct usb_uevent *ev) {
                              "%s (%04x:%04x) matches claims of several domains; leaving it alone",
                              strna(dev->name), dev->u.usb.vendor_id, dev->u.usb.product_id);
                 port_foreign_device(w, dev);
-                return;
+                return 0;
         }
         device_added(w, cl, dev, dev->name ? dev->name : node,
                      ev->received_usec ? ev->received_usec : now_usec());
+        return 0;
+}
+
+/* One uevent: act on it, then bring the cached device list in line with it. */
+static void uevent_received(struct watch *w, const struct usb_uevent *ev) {
+        struct nodedev *dev = NULL;
+        uint64_t t_start = now_usec();
+        int r = handle_uevent(w, ev, &dev);
+        usb_inventory_update(w, ev, dev, r);
+        if (now_usec() - t_start > 10 * USEC_PER_MSEC)
+                wlog(w, WATCH_LOG_DEBUG, "slow: uevent %s %s handled in %.1f ms", uevent_action_to_string(ev->action),
+                     strna(ev->sysname), (now_usec() - t_start) / 1000.0);
 }
 
 int watch_inject_uevent(struct watch *w, const struct usb_uevent *ev) {
-        handle_uevent(w, ev);
-        usb_inventory_update(w, ev);
+        uevent_received(w, ev);
         return 0;
 }
 
@@ -1278,8 +1297,7 @@ static void inject_line(struct watch *w, char *line, size_t len) {
                 wlog(w, WATCH_LOG_WARNING, "ignoring a malformed injected uevent");
                 return;
         }
-        handle_uevent(w, ev);
-        usb_inventory_update(w, ev);
+        uevent_received(w, ev);
 }
 
 static void inject_readable(struct watch *w) {
@@ -1326,7 +1344,7 @@ static const struct inventory *usb_inventory(struct watch *w) {
                            now - w->last_usb_uevent < USB_QUIET_USEC))
                 return w->usb_inv;
         w->usb_inv = inventory_free(w->usb_inv);
-        if (inventory_scan_usb_flags(INVENTORY_SCAN_NO_HWDB, &w->usb_inv, &err) < 0) {
+        if (inventory_scan_usb_flags(WATCH_USB_READ, &w->usb_inv, &err) < 0) {
                 wlog(w, WATCH_LOG_WARNING, "cannot read USB devices: %s", strna(err));
                 w->usb_inv = NULL;
                 return NULL;
@@ -1337,12 +1355,16 @@ static const struct inventory *usb_inventory(struct watch *w) {
         return w->usb_inv;
 }
 
-/* After a USB device's uevent was acted on: bring the cached device list in line with it. */
-static void usb_inventory_update(struct watch *w, const struct usb_uevent *ev) {
+/* After a USB device's uevent was acted on: bring the cached device list in line with it.
+ * dev (taken; may be NULL) is the device handle_uevent() read for an "add", read_r that read's
+ * result. Nothing here reads a device's string attributes again: QEMU may be opening its node
+ * right now (a re-attach was just sent), and those reads take the lock its open() waits for. */
+static void usb_inventory_update(struct watch *w, const struct usb_uevent *ev, struct nodedev *dev, int read_r) {
+        _cleanup_(nodedev_freep) struct nodedev *owned = dev;
         struct inventory *inv = w->usb_inv;
         _cleanup_free_ char *node = usb_node_name_from_sysname(ev->sysname), *err = NULL;
-        _cleanup_free_ char *dir = NULL;
-        _cleanup_(nodedev_freep) struct nodedev *dev = NULL;
+        struct nodedev *cached = NULL;
+        size_t at = 0;
 
         if (!inv || !usb_uevent_is_usb_device(ev))
                 return; /* nothing cached (the next reconcile scans), or not a USB device */
@@ -1350,31 +1372,51 @@ static void usb_inventory_update(struct watch *w, const struct usb_uevent *ev) {
                 w->usb_inv = inventory_free(w->usb_inv);
                 return;
         }
-        for (size_t i = 0; i < inv->n_devs; i++)
-                if (streq_ptr(inv->devs[i]->name, node)) {
-                        nodedev_free(inv->devs[i]);
-                        memmove(inv->devs + i, inv->devs + i + 1, sizeof(*inv->devs) * (inv->n_devs - i - 1));
-                        inv->n_devs--;
+        for (at = 0; at < inv->n_devs; at++)
+                if (streq_ptr(inv->devs[at]->name, node)) {
+                        cached = inv->devs[at];
                         break;
                 }
+        if (cached && (ev->action == UEVENT_BIND || ev->action == UEVENT_UNBIND)) {
+                /* only its driver changed, and the uevent names it */
+                char *drv = NULL;
+                if (ev->action == UEVENT_BIND && ev->driver && !(drv = strdup(ev->driver))) {
+                        w->usb_inv = inventory_free(w->usb_inv);
+                        return;
+                }
+                free(cached->driver);
+                cached->driver = drv;
+                cached->u.usb.usbip_exported = streq_ptr(drv, "usbip-host");
+                return;
+        }
+        if (cached) {
+                nodedev_free(cached);
+                memmove(inv->devs + at, inv->devs + at + 1, sizeof(*inv->devs) * (inv->n_devs - at - 1));
+                inv->n_devs--;
+        }
         if (ev->action == UEVENT_REMOVE)
                 return;
-        dir = path_join(sysfs_root(), ev->devpath, NULL);
-        struct nodedev **a = dir ? realloc(inv->devs, sizeof(*inv->devs) * (inv->n_devs + 1)) : NULL;
-        int r = a ? nodedev_read_usb(dir, &dev, &err) : -ENOMEM;
-        if (a)
-                inv->devs = a;
-        if (r == -ENOENT)
+        if (ev->action != UEVENT_ADD) {
+                /* a change, or a bind of a device the list missed: read it (as the loop reads) */
+                _cleanup_free_ char *dir = path_join(sysfs_root(), ev->devpath, NULL);
+                read_r = dir ? nodedev_read_usb(dir, WATCH_USB_READ, &owned, &err) : -ENOMEM;
+        }
+        if (read_r == -ENOENT)
                 return; /* gone already (its "unbind" is read after the unplug): its remove follows */
-        if (r < 0) {
+        if (read_r < 0 || !owned) {
                 /* cannot tell: read them all at the next reconcile */
-                wlog(w, WATCH_LOG_DEBUG, "cannot read %s again (%s): the next reconcile scans",
-                     strna(ev->sysname), err ? err : strerror(-r));
+                wlog(w, WATCH_LOG_DEBUG, "cannot read %s (%s): the next reconcile scans", strna(ev->sysname),
+                     err ? err : strerror(read_r < 0 ? -read_r : EIO));
+                w->usb_inv = inventory_free(w->usb_inv);
+                return;
+        }
+        struct nodedev **a = realloc(inv->devs, sizeof(*inv->devs) * (inv->n_devs + 1));
+        if (!a) {
                 w->usb_inv = inventory_free(w->usb_inv);
                 return;
         }
         inv->devs = a;
-        inv->devs[inv->n_devs++] = TAKE_PTR(dev);
+        inv->devs[inv->n_devs++] = TAKE_PTR(owned);
 }
 
 static const struct nodedev *host_device_for(struct watch *w, struct wclaim *cl, const struct inventory *inv) {
@@ -1999,8 +2041,7 @@ int watch_process(struct watch *w) {
                                         int r = uevent_monitor_receive(w->mon, &ev);
                                         if (r <= 0)
                                                 break;
-                                        handle_uevent(w, ev);
-                                        usb_inventory_update(w, ev);
+                                        uevent_received(w, ev);
                                 }
                                 break;
                         case SRC_INOTIFY:

@@ -173,14 +173,30 @@ static void test_usb(void **state) {
         /* one device on its own (after a uevent) */
         _cleanup_(nodedev_freep) struct nodedev *one = NULL;
         _cleanup_free_ char *err = NULL;
-        assert_int_equal(nodedev_read_usb(must_find(inv, "usb_1_2")->sysfs_path, &one, &err), 0);
+        assert_int_equal(nodedev_read_usb(must_find(inv, "usb_1_2")->sysfs_path, 0, &one, &err), 0);
         assert_string_equal(one->name, "usb_1_2");
         assert_string_equal(one->u.usb.serial, "DONGLE-B");
         assert_string_equal(one->u.usb.port, "2");
         assert_int_equal(one->u.usb.devnum, 3);
         assert_string_equal(one->u.usb.peer_port, "2-2");
+        assert_string_equal(one->u.usb.manufacturer, "QEMU");
+        /* the watch loop's read: the serial, not the strings that take the device's lock */
+        _cleanup_(nodedev_freep) struct nodedev *lean = NULL;
+        assert_int_equal(nodedev_read_usb(one->sysfs_path, INVENTORY_SCAN_NO_USB_STRINGS, &lean, NULL), 0);
+        assert_string_equal(lean->u.usb.serial, "DONGLE-B");
+        assert_null(lean->u.usb.manufacturer);
+        assert_null(lean->u.usb.product_string);
+        assert_int_equal(lean->u.usb.vendor_id, one->u.usb.vendor_id);
+        assert_string_equal(lean->u.usb.peer_port, "2-2");
+        _cleanup_(inventory_freep) struct inventory *ul = NULL;
+        assert_int_equal(inventory_scan_usb_flags(INVENTORY_SCAN_NO_HWDB | INVENTORY_SCAN_NO_USB_STRINGS, &ul, NULL), 0);
+        assert_int_equal(ul->n_devs, u->n_devs);
+        assert_string_equal(must_find(ul, "usb_1_3_1")->u.usb.serial, "DONGLE-C");
+        assert_string_equal(must_find(ul, "usb_1_3_1")->u.usb.port, "3.1");
+        assert_null(must_find(ul, "usb_1_3_1")->u.usb.product_string);
+        assert_null(must_find(ul, "usb_1_3_1")->u.usb.manufacturer);
         struct nodedev *none = NULL;
-        assert_true(nodedev_read_usb("/nonexistent/1-1", &none, NULL) < 0);
+        assert_true(nodedev_read_usb("/nonexistent/1-1", 0, &none, NULL) < 0);
         assert_null(none);
 }
 

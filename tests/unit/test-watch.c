@@ -229,6 +229,14 @@ static void test_uevent_parse(void **state) {
         _cleanup_(usb_uevent_freep) struct usb_uevent *e3 = NULL;
         assert_int_equal(usb_uevent_parse(hub, sizeof hub - 1, &e3), 0);
         assert_false(usb_uevent_is_usb_device(e3));
+        /* a bind names its driver (the loop's device list takes it from there) */
+        static const char bind[] = "ACTION=bind\0DEVPATH=" USB1 "/1-4.1\0SUBSYSTEM=usb\0DEVTYPE=usb_device\0DRIVER=usbip-host";
+        _cleanup_(usb_uevent_freep) struct usb_uevent *e4 = NULL;
+        assert_int_equal(usb_uevent_parse(bind, sizeof bind - 1, &e4), 0);
+        assert_int_equal(e4->action, UEVENT_BIND);
+        assert_string_equal(e4->driver, "usbip-host");
+        assert_true(usb_uevent_is_usb_device(e4));
+        assert_null(ev->driver);
 
         /* malformed: no ACTION, bad numbers, no '=', relative path, truncated in the middle */
         struct usb_uevent *bad = NULL;
