@@ -77,6 +77,8 @@ int system_read(struct scan *s, struct nodedev *computer); /* DMI strings */    
 
 /* Per-subsystem readers: path is the resolved device directory. */
 int usb_read(struct scan *s, const char *path, struct nodedev **ret);
+/* A USB device from its uevent's fields plus a few reads (nodedev_read_usb_event()). */
+int usb_read_event(struct scan *s, const char *path, const struct usb_event_info *e, struct nodedev **ret);
 int pci_read(struct scan *s, const char *path, struct nodedev **ret);
 int net_read(struct scan *s, const char *path, struct nodedev **ret);
 int scsi_read(struct scan *s, const char *path, struct nodedev **ret); /* hostN, targetH:B:T, H:B:T:L */

@@ -1032,6 +1032,26 @@ int nodedev_read_usb(const char *sysfs_dir, unsigned flags, struct nodedev **ret
         return 0;
 }
 
+int nodedev_read_usb_event(const struct usb_event_info *e, struct nodedev **ret, char **reterr) {
+        _cleanup_strv_free_ char **warnings = NULL;
+        struct nodedev *d = NULL;
+        struct scan s;
+
+        if (!e || isempty(e->devpath) || e->devpath[0] != '/' || strstr(e->devpath, "/../"))
+                return error_set(reterr, -EINVAL, "not a device path: %s", e ? strna(e->devpath) : "(null)");
+        int r = scan_init(&s, &warnings, false, reterr);
+        if (r < 0)
+                return r;
+        /* the kernel's DEVPATH is canonical already: below the canonical root, no realpath() */
+        _cleanup_free_ char *path = strdup_printf("%s%s", s.root_len ? s.root : "", e->devpath);
+        r = path ? usb_read_event(&s, path, e, &d) : -ENOMEM;
+        scan_done(&s);
+        if (r < 0)
+                return error_set(reterr, r, "%s: %s", e->devpath, warnings && warnings[0] ? warnings[0] : strerror(-r));
+        *ret = d;
+        return 0;
+}
+
 struct nodedev *inventory_find(const struct inventory *inv, const char *name) {
         if (!inv || !name)
                 return NULL;

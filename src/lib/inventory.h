@@ -200,6 +200,19 @@ struct nodedev *inventory_find_usb(const struct inventory *inv, unsigned bus, un
  * names are the device's own strings only (no hwdb lookup); flags: INVENTORY_SCAN_NO_USB_STRINGS
  * (others are ignored). */
 int nodedev_read_usb(const char *sysfs_dir, unsigned flags, struct nodedev **ret, char **reterr);
+/* What a USB device's kernel uevent says of it (DEVPATH, BUSNUM, DEVNUM, PRODUCT, TYPE). */
+struct usb_event_info {
+        const char *devpath; /* "/devices/pci0000:00/0000:00:04.0/usb2/2-1" (below the sysfs root) */
+        unsigned bus, devnum;
+        uint16_t vendor, product;
+        unsigned dev_class, dev_subclass, dev_protocol;
+};
+/* The watch loop's read of a USB device that has just appeared: what its uevent says, plus
+ * its serial (the one string attribute: one take of the device's lock), its driver, its port's
+ * peer and its host controller's driver (links: no lock). A handful of syscalls where
+ * nodedev_read_usb() makes some sixty. No manufacturer/product strings, speed or version.
+ * -ENOENT if the device is gone. */
+int nodedev_read_usb_event(const struct usb_event_info *e, struct nodedev **ret, char **reterr);
 /* A USB device's usbfs node under dev_root(): "/dev/bus/usb/002/007". */
 char *usb_node_path(unsigned bus, unsigned devnum);
 struct nodedev *nodedev_free(struct nodedev *d);

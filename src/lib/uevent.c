@@ -75,6 +75,22 @@ static int parse_product(const char *v, uint16_t *ret_vendor, uint16_t *ret_prod
         return 0;
 }
 
+static int parse_type(const char *v, unsigned ret[3]) {
+        const char *p = v;
+        for (int i = 0; i < 3; i++) {
+                char num[4];
+                size_t n = strspn(p, "0123456789");
+                if (n == 0 || n >= sizeof num || p[n] != (i < 2 ? '/' : 0))
+                        return -EINVAL;
+                memcpy(num, p, n);
+                num[n] = 0;
+                if (safe_atou(num, 10, &ret[i]) < 0 || ret[i] > 255)
+                        return -EINVAL;
+                p += n + 1;
+        }
+        return 0;
+}
+
 int usb_uevent_set_property(struct usb_uevent *ev, const char *key, const char *value) {
         unsigned u;
         if (!key || !value)
@@ -120,6 +136,17 @@ int usb_uevent_set_property(struct usb_uevent *ev, const char *key, const char *
                 ev->vendor = v;
                 ev->product = p;
                 ev->has_ids = true;
+                return 0;
+        }
+        if (streq(key, "TYPE")) {
+                /* the device's class/subclass/protocol, decimal: "0/0/0", "9/0/1" (a hub) */
+                unsigned c[3];
+                if (parse_type(value, c) < 0)
+                        return -EINVAL;
+                ev->dev_class = (uint8_t) c[0];
+                ev->dev_subclass = (uint8_t) c[1];
+                ev->dev_protocol = (uint8_t) c[2];
+                ev->has_type = true;
                 return 0;
         }
         if (streq(key, "SEQNUM")) {

@@ -38,6 +38,8 @@ struct usb_uevent {
         unsigned bus, devnum; /* BUSNUM / DEVNUM, 0 if absent */
         bool has_ids;   /* PRODUCT=46f4/1/100 (hex vendor/product/bcdDevice) */
         uint16_t vendor, product;
+        bool has_type;  /* TYPE=0/0/0 (decimal class/subclass/protocol) */
+        uint8_t dev_class, dev_subclass, dev_protocol;
         uint64_t seqnum;
         uint64_t received_usec; /* now_usec() when it was received */
 };

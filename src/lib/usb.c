@@ -259,3 +259,55 @@ int usb_read(struct scan *s, const char *path, struct nodedev **ret) {
         *ret = TAKE_PTR(d);
         return 0;
 }
+
+int usb_read_event(struct scan *s, const char *path, const struct usb_event_info *e, struct nodedev **ret) {
+        _cleanup_free_ char *sysname = path_basename_dup(path);
+        _cleanup_(nodedev_freep) struct nodedev *d = NULL;
+        struct usb_device_info *u;
+        struct stat st;
+        int r;
+
+        if (!sysname)
+                return -ENOMEM;
+        if (strchr(sysname, ':'))
+                return -EINVAL; /* an interface: not what this is for */
+        d = nodedev_new(path, "usb", NODEDEV_CAP_USB_DEVICE);
+        if (!d)
+                return -ENOMEM;
+        u = &d->u.usb;
+        d->name = nodedev_make_name("usb", sysname, NULL);
+        if (!d->name)
+                return -ENOMEM;
+        r = parse_usb_sysname(sysname, &u->bus, &u->port);
+        if (r < 0)
+                return r;
+        if (stat(path, &st) < 0)
+                return -errno; /* gone again: its remove follows */
+        u->bus = e->bus;
+        u->devnum = e->devnum;
+        u->vendor_id = e->vendor;
+        u->product_id = e->product;
+        u->dev_class = e->dev_class;
+        u->dev_subclass = e->dev_subclass;
+        u->dev_protocol = e->dev_protocol;
+        u->is_hub = u->dev_class == 9;
+        (void) attr_string(s, path, "serial", false, &u->serial);
+        (void) attr_link_basename(s, path, "driver", false, &d->driver);
+        if (streq_ptr(d->driver, "usbip-host"))
+                u->usbip_exported = true;
+        u->hcd_driver = usb_hcd_driver(s, path);
+        if (u->port) {
+                /* the peer port's name is the basename of port/peer: one readlink through the
+                 * "port" link (nodedev_read_usb resolves both links in full) */
+                _cleanup_free_ char *peer = NULL;
+                if (attr_link_basename(s, path, "port/peer", false, &peer) >= 0) {
+                        if (parse_usb_port_dir(peer, &u->peer_port) == -ENOMEM)
+                                return -ENOMEM;
+                } else
+                        (void) usb_read_peer(s, path, u); /* no "port" link: find the port directory */
+        }
+        if (u->devnum > 0)
+                d->devnode = usb_node_path(u->bus, u->devnum);
+        *ret = TAKE_PTR(d);
+        return 0;
+}

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -1232,7 +1233,17 @@ static int handle_uevent(struct watch *w, const struct usb_uevent *ev, struct no
         if (!dir)
                 return -ENOMEM;
         struct nodedev *dev = NULL;
-        int r = nodedev_read_usb(dir, WATCH_USB_READ, &dev, &err);
+        int r;
+        if (ev->has_ids && ev->has_type && ev->bus && ev->devnum) {
+                /* what the kernel said, plus the serial and a few links */
+                struct usb_event_info info = {
+                        .devpath = ev->devpath, .bus = ev->bus, .devnum = ev->devnum, .vendor = ev->vendor,
+                        .product = ev->product, .dev_class = ev->dev_class, .dev_subclass = ev->dev_subclass,
+                        .dev_protocol = ev->dev_protocol,
+                };
+                r = nodedev_read_usb_event(&info, &dev, &err);
+        } else
+                r = nodedev_read_usb(dir, WATCH_USB_READ, &dev, &err);
         if (r < 0) {
                 wlog(w, WATCH_LOG_DEBUG, "%s appeared but cannot be read: %s", ev->sysname,
                      err ? err : strerror(-r));
@@ -1273,14 +1284,32 @@ static int handle_uevent(struct watch *w, const struct usb_uevent *ev, struct no
 }
 
 /* One uevent: act on it, then bring the cached device list in line with it. */
+static uint64_t timeval_usec(const struct timeval *tv) {
+        return (uint64_t) tv->tv_sec * 1000000u + (uint64_t) tv->tv_usec;
+}
+
 static void uevent_received(struct watch *w, const struct usb_uevent *ev) {
         struct nodedev *dev = NULL;
+        struct rusage ru0 = { 0 }, ru1 = { 0 };
+        bool have_ru = getrusage(RUSAGE_THREAD, &ru0) == 0;
         uint64_t t_start = now_usec();
         int r = handle_uevent(w, ev, &dev);
         usb_inventory_update(w, ev, dev, r);
-        if (now_usec() - t_start > 10 * USEC_PER_MSEC)
+        uint64_t took = now_usec() - t_start;
+        if (took <= 10 * USEC_PER_MSEC)
+                return;
+        /* where the time went: on a CPU, asleep in a syscall (voluntary switches: a lock, a
+         * read), or runnable while others ran (involuntary switches) */
+        if (have_ru && getrusage(RUSAGE_THREAD, &ru1) == 0) {
+                uint64_t cpu = timeval_usec(&ru1.ru_utime) + timeval_usec(&ru1.ru_stime) -
+                               timeval_usec(&ru0.ru_utime) - timeval_usec(&ru0.ru_stime);
+                wlog(w, WATCH_LOG_DEBUG, "slow: uevent %s %s handled in %.1f ms (%.1f ms on a CPU; "
+                     "%ld voluntary, %ld involuntary context switches)", uevent_action_to_string(ev->action),
+                     strna(ev->sysname), took / 1000.0, cpu / 1000.0, ru1.ru_nvcsw - ru0.ru_nvcsw,
+                     ru1.ru_nivcsw - ru0.ru_nivcsw);
+        } else
                 wlog(w, WATCH_LOG_DEBUG, "slow: uevent %s %s handled in %.1f ms", uevent_action_to_string(ev->action),
-                     strna(ev->sysname), (now_usec() - t_start) / 1000.0);
+                     strna(ev->sysname), took / 1000.0);
 }
 
 int watch_inject_uevent(struct watch *w, const struct usb_uevent *ev) {

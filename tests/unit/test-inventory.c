@@ -195,6 +195,46 @@ static void test_usb(void **state) {
         assert_string_equal(must_find(ul, "usb_1_3_1")->u.usb.port, "3.1");
         assert_null(must_find(ul, "usb_1_3_1")->u.usb.product_string);
         assert_null(must_find(ul, "usb_1_3_1")->u.usb.manufacturer);
+        /* the watch loop's read of a device that has just appeared: the uevent's fields, the
+         * serial, the driver and the links give what the full read gives for matching */
+        struct usb_event_info info = { .devpath = "/devices/pci0000:00/0000:00:04.0/usb1/1-2", .bus = 1, .devnum = 3, .vendor = 0x46f4, .product = 0x0001 };
+        _cleanup_(nodedev_freep) struct nodedev *fast = NULL;
+        assert_int_equal(nodedev_read_usb_event(&info, &fast, NULL), 0);
+        assert_string_equal(fast->name, one->name);
+        assert_string_equal(fast->sysfs_path, one->sysfs_path);
+        assert_int_equal(fast->cap, NODEDEV_CAP_USB_DEVICE);
+        assert_int_equal(fast->u.usb.bus, 1);
+        assert_int_equal(fast->u.usb.devnum, 3);
+        assert_int_equal(fast->u.usb.vendor_id, one->u.usb.vendor_id);
+        assert_int_equal(fast->u.usb.product_id, one->u.usb.product_id);
+        assert_string_equal(fast->u.usb.serial, "DONGLE-B");
+        assert_string_equal(fast->u.usb.port, "2");
+        assert_string_equal(fast->u.usb.peer_port, "2-2");
+        assert_string_equal(fast->u.usb.hcd_driver, one->u.usb.hcd_driver);
+        assert_string_equal(fast->driver, one->driver);
+        assert_string_equal(fast->devnode, one->devnode);
+        assert_false(fast->u.usb.is_hub);
+        assert_null(fast->u.usb.manufacturer);
+        /* behind a hub: no peer (full speed hub), the hub's class from TYPE */
+        _cleanup_(nodedev_freep) struct nodedev *behind = NULL, *hubdev = NULL;
+        info = (struct usb_event_info){ .devpath = "/devices/pci0000:00/0000:00:04.0/usb1/1-3/1-3.1", .bus = 1, .devnum = 5, .vendor = 0x46f4, .product = 1 };
+        assert_int_equal(nodedev_read_usb_event(&info, &behind, NULL), 0);
+        assert_string_equal(behind->u.usb.serial, "DONGLE-C");
+        assert_string_equal(behind->u.usb.port, "3.1");
+        assert_null(behind->u.usb.peer_port);
+        info = (struct usb_event_info){ .devpath = "/devices/pci0000:00/0000:00:04.0/usb1/1-3", .bus = 1, .devnum = 4,
+                                        .dev_class = 9 };
+        assert_int_equal(nodedev_read_usb_event(&info, &hubdev, NULL), 0);
+        assert_true(hubdev->u.usb.is_hub);
+        /* gone again, or not a device path */
+        struct nodedev *gone = NULL;
+        info = (struct usb_event_info){ .devpath = "/devices/pci0000:00/0000:00:04.0/usb1/1-7", .bus = 1, .devnum = 9 };
+        assert_int_equal(nodedev_read_usb_event(&info, &gone, NULL), -ENOENT);
+        info.devpath = "/devices/../../etc";
+        assert_int_equal(nodedev_read_usb_event(&info, &gone, NULL), -EINVAL);
+        info.devpath = "/devices/pci0000:00/0000:00:04.0/usb1/1-2/1-2:1.0";
+        assert_int_equal(nodedev_read_usb_event(&info, &gone, NULL), -EINVAL);
+        assert_null(gone);
         struct nodedev *none = NULL;
         assert_true(nodedev_read_usb("/nonexistent/1-1", 0, &none, NULL) < 0);
         assert_null(none);

@@ -69,13 +69,15 @@ static void set_attr(const char *dev, const char *attr, const char *value) {
         assert_int_equal(write_string_file(p, value), 0);
 }
 
-static struct usb_uevent *mkev(const char *action, const char *devpath_tail, unsigned devnum) {
+/* A kernel-style uevent. with_type: TYPE= as the kernel sends it, so the loop takes the ids from
+ * the uevent and reads only the serial and links; without it, the loop reads the device in full. */
+static struct usb_uevent *mkev_type(const char *action, const char *devpath_tail, unsigned devnum, bool with_type) {
         struct usb_uevent *ev = NULL;
         char buf[1024];
         int n = snprintf(buf, sizeof buf,
                          "%s@" USB1 "/%s|ACTION=%s|DEVPATH=" USB1 "/%s|SUBSYSTEM=usb|DEVTYPE=usb_device|"
-                         "BUSNUM=1|DEVNUM=%u|PRODUCT=46f4/1/100",
-                         action, devpath_tail, action, devpath_tail, devnum);
+                         "BUSNUM=1|DEVNUM=%u|PRODUCT=46f4/1/100%s",
+                         action, devpath_tail, action, devpath_tail, devnum, with_type ? "|TYPE=0/0/0" : "");
         assert_true(n > 0 && (size_t) n < sizeof buf);
         for (int i = 0; i < n; i++)
                 if (buf[i] == '|')
@@ -84,8 +86,20 @@ static struct usb_uevent *mkev(const char *action, const char *devpath_tail, uns
         return ev;
 }
 
+static struct usb_uevent *mkev(const char *action, const char *devpath_tail, unsigned devnum) {
+        return mkev_type(action, devpath_tail, devnum, true);
+}
+
 static void inject(struct watch *w, const char *action, const char *sysname, unsigned devnum) {
         _cleanup_(usb_uevent_freep) struct usb_uevent *ev = mkev(action, sysname, devnum);
+        assert_int_equal(watch_inject_uevent(w, ev), 0);
+}
+
+/* the same without TYPE= (an injected or older event): the loop reads the device in full */
+static void inject_full_read(struct watch *w, const char *action, const char *sysname, unsigned devnum) {
+        _cleanup_(usb_uevent_freep) struct usb_uevent *ev = mkev_type(action, sysname, devnum, false);
+        assert_null(ev->devname);
+        assert_false(ev->has_type);
         assert_int_equal(watch_inject_uevent(w, ev), 0);
 }
 
@@ -216,6 +230,8 @@ static void test_uevent_parse(void **state) {
         assert_int_equal(ev->vendor, 0x46f4);
         assert_int_equal(ev->product, 0x0001);
         assert_int_equal(ev->seqnum, 2345);
+        assert_true(ev->has_type);
+        assert_int_equal(ev->dev_class, 0);
         assert_true(usb_uevent_is_usb_device(ev));
         _cleanup_free_ char *node = usb_node_name_from_sysname(ev->sysname);
         assert_string_equal(node, "usb_1_4_1");
@@ -250,6 +266,15 @@ static void test_uevent_parse(void **state) {
         assert_int_equal(usb_uevent_parse(b4, sizeof b4 - 1, &bad), -EINVAL);
         static const char b5[] = "ACTION=add\0DEVPATH=/devices/x\0PRODUCT=46f4";
         assert_int_equal(usb_uevent_parse(b5, sizeof b5 - 1, &bad), -EINVAL);
+        static const char bt1[] = "ACTION=add\0DEVPATH=/devices/x\0TYPE=9/0";
+        assert_int_equal(usb_uevent_parse(bt1, sizeof bt1 - 1, &bad), -EINVAL);
+        static const char bt2[] = "ACTION=add\0DEVPATH=/devices/x\0TYPE=9/0/256";
+        assert_int_equal(usb_uevent_parse(bt2, sizeof bt2 - 1, &bad), -EINVAL);
+        static const char hubtype[] = "ACTION=add\0DEVPATH=/devices/x\0TYPE=9/0/1";
+        _cleanup_(usb_uevent_freep) struct usb_uevent *e5 = NULL;
+        assert_int_equal(usb_uevent_parse(hubtype, sizeof hubtype - 1, &e5), 0);
+        assert_int_equal(e5->dev_class, 9);
+        assert_int_equal(e5->dev_protocol, 1);
         assert_int_equal(usb_uevent_parse(buf, 12, &bad), -EINVAL);
         assert_null(bad);
         /* not NUL-terminated at the end: still bounded by len */
@@ -435,7 +460,7 @@ static void test_two_vms_other_port(void **state) {
         /* ... and shows up on 1-3.1 (where DONGLE-C was) with a new device number */
         set_attr("1-3/1-3.1", "serial", "DONGLE-B");
         set_attr("1-3/1-3.1", "devnum", "11");
-        inject(w, "add", "1-3/1-3.1", 11);
+        inject_full_read(w, "add", "1-3/1-3.1", 11);
         wait_claim(w, "vm-b", "ua-key", "present", 11);
         /* vm-a kept its own dongle and got no command */
         assert_string_equal(watch_claim_state(w, "vm-a", "hostdev0", &bus, &devnum), "present");
