@@ -56,7 +56,12 @@ def vmctl(*args):
 
 
 # ---- kernel uevents: when did each dongle appear? ---------------------------------------
-appeared = {}          # serial -> list of (t_monotonic, bus, devnum)
+# Keyed by the port the device appeared on (its sysfs name, "2-1"): the bench plugs each dongle
+# into a port it chose. The listener reads nothing of the device: a read of its serial would
+# take the device's lock, which QEMU's open() of the node waits for (and, during the host's
+# usb-storage probe of the other dongle, would hold the listener up). The serial is checked
+# once QEMU holds the node.
+appeared = {}          # sysname -> list of (t_monotonic, bus, devnum)
 cv = threading.Condition()
 
 
@@ -71,19 +76,37 @@ def uevent_listener():
         props = dict(f.split(b"=", 1) for f in fields[1:] if b"=" in f)
         if props.get(b"ACTION") != b"add" or props.get(b"DEVTYPE") != b"usb_device":
             continue
-        devpath = props[b"DEVPATH"].decode()
-        try:
-            serial = open("/sys" + devpath + "/serial").read().strip()
-        except OSError:
-            continue
+        sysname = props[b"DEVPATH"].decode().rsplit("/", 1)[-1]
         with cv:
-            appeared.setdefault(serial, []).append(
+            appeared.setdefault(sysname, []).append(
                 (t, int(props[b"BUSNUM"]), int(props[b"DEVNUM"])))
             cv.notify_all()
 
 
 threading.Thread(target=uevent_listener, daemon=True).start()
 time.sleep(0.2)
+
+
+def root_bus():
+    """The bus both dongles are on at the start, on their home ports ("2" for 2-1 and 2-2)."""
+    names = {}
+    for f in glob.glob("/sys/bus/usb/devices/*/serial"):
+        try:
+            names[open(f).read().strip()] = os.path.basename(os.path.dirname(f))
+        except OSError:
+            pass
+    want = {v[0]: "-" + v[1] for v in DONGLES.values()}
+    for serial, suffix in want.items():
+        if not names.get(serial, "").endswith(suffix):
+            sys.exit("%s is not on its home port (QEMU port %s) at the start: %s" %
+                     (serial, suffix[1:], names.get(serial, "absent")))
+    buses = {names[s].split("-", 1)[0] for s in want}
+    if len(buses) != 1:
+        sys.exit("the dongles are on different root hubs: %s" % sorted(buses))
+    return buses.pop()
+
+
+ROOT_BUS = root_bus()
 
 
 def holds(pid, bus, dev):
@@ -135,12 +158,23 @@ threading.Thread(target=open_listener, daemon=True).start()
 time.sleep(0.2)
 
 
-def measure(serial, since, pid, result):
-    """Wait for serial's next appearance after `since`, then for pid to open its node."""
+errors = []            # a measurement that found the wrong device (threads cannot exit)
+measured = {}          # serial -> [(t0 kernel add uevent, t1 QEMU's open)] of each measured replug
+
+
+def port_sysname(port):
+    """The guest's name of QEMU's USB port `port` (the dongles' root hub: "2-6" for 6)."""
+    return "%s-%s" % (ROOT_BUS, port)
+
+
+def measure(serial, port, since, pid, result):
+    """Wait for a device's next appearance on `port` after `since`, then for pid to open its
+    node; then check that it is the dongle with this serial."""
     deadline = time.monotonic() + 15
+    sysname = port_sysname(port)
     with cv:
         while True:
-            ev = [e for e in appeared.get(serial, []) if e[0] > since]
+            ev = [e for e in appeared.get(sysname, []) if e[0] > since]
             if ev:
                 t0, bus, dev = ev[-1]
                 break
@@ -161,7 +195,17 @@ def measure(serial, since, pid, result):
             with cv:
                 ts = [t for t in opens.get((bus, dev), []) if t >= t0]
             t1 = max(ts)
+            try:
+                got = open("/sys/bus/usb/devices/%s/serial" % sysname).read().strip()
+            except OSError as e:
+                got = "unreadable (%s)" % e
+            if got != serial:
+                errors.append("%s (QEMU port %s): the device there is %s, not %s" % (sysname, port, got, serial))
+                result[serial] = None
+                return
             result[serial] = (t1 - t0) * 1000.0
+            with cv:
+                measured.setdefault(serial, []).append((t0, t1))
             if opts.verbose:
                 print("    %s: opens at %s ms, held at %.1f ms" % (serial, ", ".join("%.1f" % ((t - t0) * 1000)
                       for t in ts), (time.monotonic() - t0) * 1000), flush=True)
@@ -178,15 +222,17 @@ def replug_round(targets, off):
     since = time.monotonic()
     result = {}
     threads = []
-    for i in targets:
+    for i, port in targets.items():
         serial, _, _, _, pid = DONGLES[i]
-        th = threading.Thread(target=measure, args=(serial, since, pid, result))
+        th = threading.Thread(target=measure, args=(serial, port, since, pid, result))
         th.start()
         threads.append(th)
     for i, port in targets.items():
         vmctl("plug", i, "port=" + port)
     for th in threads:
         th.join()
+    if errors:
+        sys.exit("; ".join(errors))
     return result
 
 
@@ -273,7 +319,8 @@ if split:
         v = [x[k] for x in split]
         print("  %-28s p50 %7.1f  p99 %7.1f  max %7.1f" % (name, pct(v, 50), pct(v, 99), max(v)))
     # how long after the measurement saw the kernel's add uevent did the daemon receive it?
-    t0s = sorted(t for t, _b, _d in appeared.get("DONGLE-A", []))
+    t0s = sorted(t for port in (DONGLES["dongle-a"][1], DONGLES["dongle-a"][2])
+                 for t, _b, _d in appeared.get(port_sysname(port), []))
     lag, unmatched = [], 0
     for x in split:
         before = [t for t in t0s if x[5] - 2.0 <= t <= x[5] + 0.0005]
@@ -285,6 +332,22 @@ if split:
         print("  %-28s p50 %7.1f  p99 %7.1f  max %7.1f%s" % (
             "kernel uevent -> daemon", pct(lag, 50), pct(lag, 99), max(lag),
             "  (%d not matched to an uevent the bench saw)" % unmatched if unmatched else ""))
+    # each measured replug of DONGLE-A in three parts: kernel uevent -> the daemon has it ->
+    # device_add sent -> QEMU opens the node (the same clock: the guest's CLOCK_MONOTONIC)
+    parts = []
+    for t0, t1 in measured.get("DONGLE-A", []):
+        x = [x for x in split if t0 - 0.0005 <= x[5] <= t1]
+        if len(x) == 1:
+            sent = x[0][5] + x[0][0] / 1000.0
+            parts.append(((x[0][5] - t0) * 1000.0, x[0][0], (t1 - sent) * 1000.0, (t1 - t0) * 1000.0))
+    if parts:
+        print("  each measured replug (%d of %d matched), ms:" % (len(parts), len(measured.get("DONGLE-A", []))))
+        for k, name in ((0, "kernel uevent -> daemon"), (1, "daemon -> device_add sent"),
+                        (2, "device_add sent -> QEMU opens"), (3, "total")):
+            v = [p[k] for p in parts]
+            print("    %-28s p50 %7.1f  p99 %7.1f  max %7.1f" % (name, pct(v, 50), pct(v, 99), max(v)))
+        print("    the 5 slowest (kernel->daemon / daemon / QEMU = total): " + ", ".join(
+            "%.1f/%.1f/%.1f=%.1f" % p for p in sorted(parts, key=lambda p: -p[3])[:5]))
     reasons = {}
     for x in split:
         reasons[x[4]] = reasons.get(x[4], 0) + 1
