@@ -1052,6 +1052,23 @@ int nodedev_read_usb_event(const struct usb_event_info *e, struct nodedev **ret,
         return 0;
 }
 
+int nodedev_usb_read_serial(struct nodedev *d) {
+        if (!d || d->cap != NODEDEV_CAP_USB_DEVICE || !d->u.usb.serial_unread)
+                return 0;
+        _cleanup_free_ char *p = path_join(d->sysfs_path, "serial", NULL), *v = NULL;
+        if (!p)
+                return -ENOMEM;
+        int r = read_one_line_file(p, &v);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 && r != -ENOENT)
+                return r; /* unreadable now (gone?): still unknown */
+        free(d->u.usb.serial);
+        d->u.usb.serial = r >= 0 && !isempty(v) ? TAKE_PTR(v) : NULL;
+        d->u.usb.serial_unread = false;
+        return 0;
+}
+
 struct nodedev *inventory_find(const struct inventory *inv, const char *name) {
         if (!inv || !name)
                 return NULL;

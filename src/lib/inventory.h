@@ -49,6 +49,8 @@ struct usb_device_info {
         bool is_hub;
         char *hcd_driver;   /* driver of the host controller (e.g. "xhci_hcd", "vhci_hcd") */
         bool usbip_exported; /* an interface is bound to usbip-host */
+        bool serial_unread;  /* not read yet (nodedev_read_usb_event() without it): NULL is
+                              * "unknown", not "none"; nodedev_usb_read_serial() reads it */
 };
 
 struct usb_interface_info {
@@ -206,6 +208,7 @@ struct usb_event_info {
         unsigned bus, devnum;
         uint16_t vendor, product;
         unsigned dev_class, dev_subclass, dev_protocol;
+        bool no_serial; /* leave the serial unread (serial_unread set) */
 };
 /* The watch loop's read of a USB device that has just appeared: what its uevent says, plus
  * its serial (the one string attribute: one take of the device's lock), its driver, its port's
@@ -213,6 +216,8 @@ struct usb_event_info {
  * nodedev_read_usb() makes some sixty. No manufacturer/product strings, speed or version.
  * -ENOENT if the device is gone. */
 int nodedev_read_usb_event(const struct usb_event_info *e, struct nodedev **ret, char **reterr);
+/* Read the serial of a USB device read without it (serial_unread); 0 also when it has none. */
+int nodedev_usb_read_serial(struct nodedev *d);
 /* A USB device's usbfs node under dev_root(): "/dev/bus/usb/002/007". */
 char *usb_node_path(unsigned bus, unsigned devnum);
 struct nodedev *nodedev_free(struct nodedev *d);

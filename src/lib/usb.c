@@ -291,7 +291,10 @@ int usb_read_event(struct scan *s, const char *path, const struct usb_event_info
         u->dev_subclass = e->dev_subclass;
         u->dev_protocol = e->dev_protocol;
         u->is_hub = u->dev_class == 9;
-        (void) attr_string(s, path, "serial", false, &u->serial);
+        if (e->no_serial)
+                u->serial_unread = true;
+        else
+                (void) attr_string(s, path, "serial", false, &u->serial);
         (void) attr_link_basename(s, path, "driver", false, &d->driver);
         if (streq_ptr(d->driver, "usbip-host"))
                 u->usbip_exported = true;

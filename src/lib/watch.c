@@ -1199,6 +1199,29 @@ static void usb_inventory_update(struct watch *w, const struct usb_uevent *ev, s
  * reads take the device's lock that QEMU's open() of the node waits for. */
 #define WATCH_USB_READ (INVENTORY_SCAN_NO_HWDB | INVENTORY_SCAN_NO_USB_STRINGS)
 
+/* Could a new device's serial decide anything? Only if a claim could take it (an active claim
+ * of a known domain that holds no device and is adding none, whose ids match), a claim holds
+ * that very bus:device already, or a dongle host's export claim could cover it. Otherwise the
+ * serial is left unread: reading it takes the device's lock, which the host driver's probe
+ * holds (usb-storage on a port nobody reserved: 60 ms seen), and the loop would wait. */
+static bool serial_wanted(struct watch *w, const struct usb_uevent *ev) {
+        for (size_t i = 0; i < w->n_claims; i++) {
+                const struct wclaim *cl = w->claims[i];
+                if ((cl->c.bus == ev->bus && cl->c.devnum == ev->devnum) ||
+                    (cl->adding.set && cl->adding.bus == ev->bus && cl->adding.devnum == ev->devnum))
+                        return true;
+                if (!cl->active || !find_domain(w, cl->c.domain) || cl->c.bus != 0 || cl->state == CS_ADDING)
+                        continue;
+                if ((cl->c.vendor || cl->c.product) && (cl->c.vendor != ev->vendor || cl->c.product != ev->product))
+                        continue;
+                return true;
+        }
+        for (size_t i = 0; w->reg && i < registry_n_claims(w->reg); i++)
+                if (streq_ptr(registry_claim_at(w->reg, i)->domain, USBIP_EXPORT_DOMAIN))
+                        return true;
+        return false;
+}
+
 /* Act on one USB device uevent. On "add", *ret_dev is the device as read from sysfs (NULL if
  * it could not be read) and the read's result is returned, for usb_inventory_update(). */
 static int handle_uevent(struct watch *w, const struct usb_uevent *ev, struct nodedev **ret_dev) {
@@ -1239,7 +1262,7 @@ static int handle_uevent(struct watch *w, const struct usb_uevent *ev, struct no
                 struct usb_event_info info = {
                         .devpath = ev->devpath, .bus = ev->bus, .devnum = ev->devnum, .vendor = ev->vendor,
                         .product = ev->product, .dev_class = ev->dev_class, .dev_subclass = ev->dev_subclass,
-                        .dev_protocol = ev->dev_protocol,
+                        .dev_protocol = ev->dev_protocol, .no_serial = !serial_wanted(w, ev),
                 };
                 r = nodedev_read_usb_event(&info, &dev, &err);
         } else
@@ -1267,7 +1290,11 @@ static int handle_uevent(struct watch *w, const struct usb_uevent *ev, struct no
         bool ambiguous;
         struct wclaim *cl = claim_for_device(w, dev, &ambiguous);
         if (!cl) {
-                if (!ambiguous)
+                if (!ambiguous && dev->u.usb.serial_unread)
+                        wlog(w, WATCH_LOG_DEBUG, "%s (%04x:%04x, serial not read: no claim could take it) "
+                             "is not claimed by a running domain", strna(dev->name), dev->u.usb.vendor_id,
+                             dev->u.usb.product_id);
+                else if (!ambiguous)
                         wlog(w, WATCH_LOG_DEBUG, "%s (%04x:%04x serial %s) is not claimed by a running domain",
                              strna(dev->name), dev->u.usb.vendor_id, dev->u.usb.product_id,
                              strna(dev->u.usb.serial));
@@ -1407,6 +1434,11 @@ static void usb_inventory_update(struct watch *w, const struct usb_uevent *ev, s
                         break;
                 }
         if (cached && (ev->action == UEVENT_BIND || ev->action == UEVENT_UNBIND)) {
+                /* a serial left unread at "add": the host driver's probe is over now */
+                if (ev->action == UEVENT_BIND && nodedev_usb_read_serial(cached) == -ENOMEM) {
+                        w->usb_inv = inventory_free(w->usb_inv);
+                        return;
+                }
                 /* only its driver changed, and the uevent names it */
                 char *drv = NULL;
                 if (ev->action == UEVENT_BIND && ev->driver && !(drv = strdup(ev->driver))) {
@@ -1454,6 +1486,7 @@ static const struct nodedev *host_device_for(struct watch *w, struct wclaim *cl,
                 return NULL;
         for (size_t i = 0; i < inv->n_devs; i++) {
                 const struct nodedev *dev = inv->devs[i];
+                (void) nodedev_usb_read_serial(inv->devs[i]); /* left unread at its "add" */
                 if (dev->cap != NODEDEV_CAP_USB_DEVICE || !watch_claim_matches(&cl->c, dev))
                         continue;
                 if (cl->c.bus && dev->u.usb.bus == cl->c.bus && dev->u.usb.devnum == cl->c.devnum)

@@ -14,6 +14,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <fcntl.h>
 
 #include "inventory.h"
@@ -474,6 +476,30 @@ static void test_two_vms_other_port(void **state) {
         assert_false(pump_until(w, NULL, NULL, 100));
         watch_get_stats(w, &st);
         assert_int_equal(st.adds_sent, 2);
+
+        /* a third identical dongle while both VMs hold theirs: no claim could take it, so its
+         * serial is not read. (The kernel holds a new device's lock through the host driver's
+         * probe, and a serial read waits for it: here the serial is a FIFO, whose open() would
+         * block the loop for good; SIGALRM ends the test if it does.) */
+        _cleanup_free_ char *serial = path_join(sysroot, "devices/pci0000:00/0000:00:04.0/usb1/1-2/serial", NULL);
+        assert_int_equal(unlink(serial), 0);
+        assert_int_equal(mkfifo(serial, 0644), 0);
+        set_attr("1-2", "devnum", "12");
+        alarm(10);
+        inject(w, "add", "1-2", 12);
+        assert_false(pump_until(w, NULL, NULL, 100));
+        alarm(0);
+        assert_non_null(strstr(logbuf, "usb_1_2 (46f4:0001, serial not read: no claim could take it)"));
+        /* the probe is over (its "bind"): the serial is read then, for the device list */
+        assert_int_equal(unlink(serial), 0);
+        FILE *f = fopen(serial, "we");
+        assert_non_null(f);
+        assert_true(fputs("DUP\n", f) >= 0);
+        assert_int_equal(fclose(f), 0);
+        inject(w, "bind", "1-2", 12);
+        watch_get_stats(w, &st);
+        assert_int_equal(st.adds_sent, 2);
+        assert_int_equal(a.f.n_commands, 5);
         w = watch_free(w);
         fake_vm_finish(&a);
         fake_vm_finish(&b);
