@@ -1310,11 +1310,11 @@ static int handle_uevent(struct watch *w, const struct usb_uevent *ev, struct no
         return 0;
 }
 
-/* One uevent: act on it, then bring the cached device list in line with it. */
 static uint64_t timeval_usec(const struct timeval *tv) {
         return (uint64_t) tv->tv_sec * 1000000u + (uint64_t) tv->tv_usec;
 }
 
+/* One uevent: act on it, then bring the cached device list in line with it. */
 static void uevent_received(struct watch *w, const struct usb_uevent *ev) {
         struct nodedev *dev = NULL;
         struct rusage ru0 = { 0 }, ru1 = { 0 };
