@@ -192,6 +192,14 @@ char *usb_node_path(unsigned bus, unsigned devnum) {
         return strdup_printf("%s/bus/usb/%03u/%03u", dev_root(), bus, devnum);
 }
 
+/* A USB device node named after its sysfs name ("1-4.1" -> usb_1_4_1); NULL on OOM. */
+static struct nodedev *usb_device_new(const char *path, const char *sysname) {
+        struct nodedev *d = nodedev_new(path, "usb", NODEDEV_CAP_USB_DEVICE);
+        if (d && !(d->name = nodedev_make_name("usb", sysname, NULL)))
+                d = nodedev_free(d);
+        return d;
+}
+
 int usb_read(struct scan *s, const char *path, struct nodedev **ret) {
         _cleanup_free_ char *sysname = path_basename_dup(path);
         _cleanup_(nodedev_freep) struct nodedev *d = NULL;
@@ -204,13 +212,10 @@ int usb_read(struct scan *s, const char *path, struct nodedev **ret) {
         if (strchr(sysname, ':'))
                 return usb_read_interface(s, path, sysname, ret);
 
-        d = nodedev_new(path, "usb", NODEDEV_CAP_USB_DEVICE);
+        d = usb_device_new(path, sysname);
         if (!d)
                 return -ENOMEM;
         u = &d->u.usb;
-        d->name = nodedev_make_name("usb", sysname, NULL);
-        if (!d->name)
-                return -ENOMEM;
 
         r = parse_usb_sysname(sysname, &u->bus, &u->port);
         if (r == -ENOMEM)
@@ -271,13 +276,10 @@ int usb_read_event(struct scan *s, const char *path, const struct usb_event_info
                 return -ENOMEM;
         if (strchr(sysname, ':'))
                 return -EINVAL; /* an interface: not what this is for */
-        d = nodedev_new(path, "usb", NODEDEV_CAP_USB_DEVICE);
+        d = usb_device_new(path, sysname);
         if (!d)
                 return -ENOMEM;
         u = &d->u.usb;
-        d->name = nodedev_make_name("usb", sysname, NULL);
-        if (!d->name)
-                return -ENOMEM;
         r = parse_usb_sysname(sysname, &u->bus, &u->port);
         if (r < 0)
                 return r;
