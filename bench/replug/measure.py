@@ -361,7 +361,7 @@ if opts.synthetic > 0:
     devpath = real_dir[len("/sys"):]
     bus = int(open(real_dir + "/busnum").read())
     dev = int(open(real_dir + "/devnum").read())
-    base = "SUBSYSTEM=usb DEVTYPE=usb_device DEVPATH=%s BUSNUM=%d DEVNUM=%d PRODUCT=46f4/1/100" % (devpath, bus, dev)
+    base = "SUBSYSTEM=usb DEVTYPE=usb_device DEVPATH=%s BUSNUM=%d DEVNUM=%d PRODUCT=46f4/1/100 TYPE=0/0/0" % (devpath, bus, dev)
     logf = open(opts.daemon_log, "rb")
     logf.seek(0, 2)
     fifo = open(opts.fifo, "w")
