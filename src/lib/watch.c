@@ -1397,8 +1397,12 @@ static const struct inventory *usb_inventory(struct watch *w) {
         uint64_t now = now_usec();
 
         if (w->usb_inv && (now - w->usb_inv_at < USB_INVENTORY_MAX_AGE_USEC ||
-                           now - w->last_usb_uevent < USB_QUIET_USEC))
+                           now - w->last_usb_uevent < USB_QUIET_USEC)) {
+                /* what reconciling matches on: serials left unread at "add" (no bind since) */
+                for (size_t i = 0; i < w->usb_inv->n_devs; i++)
+                        (void) nodedev_usb_read_serial(w->usb_inv->devs[i]);
                 return w->usb_inv;
+        }
         w->usb_inv = inventory_free(w->usb_inv);
         if (inventory_scan_usb_flags(WATCH_USB_READ, &w->usb_inv, &err) < 0) {
                 wlog(w, WATCH_LOG_WARNING, "cannot read USB devices: %s", strna(err));
@@ -1486,7 +1490,6 @@ static const struct nodedev *host_device_for(struct watch *w, struct wclaim *cl,
                 return NULL;
         for (size_t i = 0; i < inv->n_devs; i++) {
                 const struct nodedev *dev = inv->devs[i];
-                (void) nodedev_usb_read_serial(inv->devs[i]); /* left unread at its "add" */
                 if (dev->cap != NODEDEV_CAP_USB_DEVICE || !watch_claim_matches(&cl->c, dev))
                         continue;
                 if (cl->c.bus && dev->u.usb.bus == cl->c.bus && dev->u.usb.devnum == cl->c.devnum)
