@@ -490,19 +490,38 @@ static void test_two_vms_other_port(void **state) {
         assert_false(pump_until(w, NULL, NULL, 100));
         alarm(0);
         assert_non_null(strstr(logbuf, "usb_1_2 (46f4:0001, serial not read: no claim could take it)"));
-        /* the probe is over (its "bind"): the serial is read then, for the device list */
+        /* the probe is over: its serial is DONGLE-X. A VM that claims DONGLE-X starts: its
+         * reconcile takes the device list kept since, and reads the serial left unread */
         assert_int_equal(unlink(serial), 0);
         FILE *f = fopen(serial, "we");
         assert_non_null(f);
-        assert_true(fputs("DUP\n", f) >= 0);
+        assert_true(fputs("DONGLE-X\n", f) >= 0);
         assert_int_equal(fclose(f), 0);
+        static const char *const script_c[] = {
+                HANDSHAKE,
+                "expect qom-list {\"path\":\"/machine/peripheral\"}",
+                "reply {\"return\":[]}",
+                "expect device_add {\"driver\":\"usb-host\",\"id\":\"hostdev0\",\"hostdevice\":\"/dev/bus/usb/001/012\"}",
+                "reply {\"return\":{}}",
+                "eof",
+                NULL,
+        };
+        struct fake_vm c = { 0 };
+        fake_vm_listen(&c, "vm-c");
+        add_claim(w, "vm-c", "hostdev0", "DONGLE-X", NULL, USB_SELECT_IDS | USB_SELECT_SERIAL);
+        assert_int_equal(watch_add_domain(w, "vm-c", c.path, NULL), 0);
+        fake_vm_accept(w, &c, script_c);
+        wait_claim(w, "vm-c", "hostdev0", "present", 12);
+        /* its "bind" changes nothing */
         inject(w, "bind", "1-2", 12);
+        assert_false(pump_until(w, NULL, NULL, 100));
         watch_get_stats(w, &st);
-        assert_int_equal(st.adds_sent, 2);
+        assert_int_equal(st.adds_sent, 3);
         assert_int_equal(a.f.n_commands, 5);
         w = watch_free(w);
         fake_vm_finish(&a);
         fake_vm_finish(&b);
+        fake_vm_finish(&c);
 }
 
 /* A dongle whose VM is not running stays untouched; identical claims of two VMs (ids only)
