@@ -11,8 +11,8 @@ W=$(mktemp -d)
 QH= QA= WD=
 cleanup() {
         for p in $QH $QA $WD; do kill "$p" 2>/dev/null || true; done
-        vmctl plug dongle-a port=1 >/dev/null 2>&1 || true
-        vmctl plug dongle-b port=2 >/dev/null 2>&1 || true
+        put_back dongle-a DONGLE-A 1
+        put_back dongle-b DONGLE-B 2
         rm -rf "$W"
 }
 trap cleanup EXIT

@@ -19,8 +19,8 @@ cleanup() {
         for p in $PID_A $PID_B $PID_C; do kill "$p" 2>/dev/null || true; done
         cp "$W"/*.err "$VM_OUT"/ 2>/dev/null || true
         # put the dongles back where hardware.sh says (scenarios share one boot)
-        vmctl plug dongle-a port=1 >/dev/null 2>&1 || true
-        vmctl plug dongle-c port=3 >/dev/null 2>&1 || true
+        put_back dongle-a DONGLE-A 1
+        put_back dongle-c DONGLE-C 3
         rm -rf "$W"
 }
 trap cleanup EXIT

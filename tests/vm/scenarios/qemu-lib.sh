@@ -61,6 +61,17 @@ for bus in json.load(sys.stdin):
         print(d.get("qdev_id", ""), "%04x:%04x" % (d["id"]["vendor"], d["id"]["device"]))'
 }
 # dongle_dev SERIAL: "BUS DEVNUM" of the guest's dongle with that serial
+# put_back ID SERIAL PORT: the dongle back on its QEMU port from hardware.sh (the scenarios of one
+# run share one boot): replugged there if it is on another port, plugged in if it is out.
+put_back() {
+        local d now=
+        for d in /sys/bus/usb/devices/*; do
+                if [ "$(cat "$d/serial" 2>/dev/null)" = "$2" ]; then now=$(basename "$d"); break; fi
+        done
+        [ -n "$now" ] && [ "${now#*-}" = "$3" ] && return 0
+        vmctl replug "$1" port="$3" off=0.1 >/dev/null 2>&1 || vmctl plug "$1" port="$3" >/dev/null 2>&1 || true
+}
+
 dongle_dev() {
         local d
         for d in /sys/bus/usb/devices/*; do

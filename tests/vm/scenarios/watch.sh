@@ -19,9 +19,9 @@ cleanup() {
         for p in $RA $RB $QC $WD; do kill "$p" 2>/dev/null || true; done
         cp "$W"/*.err "$W"/*.log "$W"/watch.log "$VM_OUT"/ 2>/dev/null || true
         # put the dongles back where hardware.sh says (scenarios share one boot)
-        vmctl plug dongle-a port=1 >/dev/null 2>&1 || true
-        vmctl replug dongle-b port=2 off=0.1 >/dev/null 2>&1 || true
-        vmctl plug dongle-c port=3 >/dev/null 2>&1 || true
+        put_back dongle-a DONGLE-A 1
+        put_back dongle-b DONGLE-B 2
+        put_back dongle-c DONGLE-C 3
         rm -rf "$W"
 }
 trap cleanup EXIT
@@ -92,16 +92,20 @@ step "quick replug (0.1 s off): DONGLE-C (vm-c, the daemon)"
 replug dongle-c DONGLE-C off=0.1
 vmcheck --timeout 20 "${VMS[@]}" || fail "DONGLE-C did not return to vm-c after a quick replug"
 
-step "quick replug onto another port (0.1 s off): DONGLE-A to port 7, then back to port 1"
-replug dongle-a DONGLE-A port=7 off=0.1
-vmcheck --timeout 20 --quiet "${VMS[@]}" || fail "DONGLE-A did not follow to port 7"
+# (where it is now: port 1 from hardware.sh, unless an earlier scenario of this boot moved it)
+home=$(guest_sysfs DONGLE-A) || fail "DONGLE-A is not on the host"
+home=${home#*-}
+away=7; [ "$home" != 7 ] || away=8
+step "quick replug onto another port (0.1 s off): DONGLE-A to port $away, then back to port $home"
+replug dongle-a DONGLE-A port=$away off=0.1
+vmcheck --timeout 20 --quiet "${VMS[@]}" || fail "DONGLE-A did not follow to port $away"
 # the port it left stays reserved too (dongles come back to where they were): no host driver
 n0=$(mass_storage_probes)
-replug dongle-a DONGLE-A port=1 off=0.1
-vmcheck --timeout 20 --quiet "${VMS[@]}" || fail "DONGLE-A did not follow back to port 1"
+replug dongle-a DONGLE-A port="$home" off=0.1
+vmcheck --timeout 20 --quiet "${VMS[@]}" || fail "DONGLE-A did not follow back to port $home"
 n1=$(mass_storage_probes)
-echo "usb-storage probes in the kernel log: $n0 before the move back to port 1, $n1 after"
-[ "$n1" = "$n0" ] || fail "usb-storage bound to DONGLE-A back on port 1: the port it left was not kept reserved"
+echo "usb-storage probes in the kernel log: $n0 before the move back to port $home, $n1 after"
+[ "$n1" = "$n0" ] || fail "usb-storage bound to DONGLE-A back on port $home: the port it left was not kept reserved"
 
 step "reserved port: DONGLE-C replugged on its own port (vm-c, the daemon) gets no host driver"
 n0=$(mass_storage_probes)
