@@ -308,8 +308,8 @@ int usb_read_event(struct scan *s, const char *path, const struct usb_event_info
                 if (attr_link_basename(s, path, "port/peer", false, &peer) >= 0) {
                         if (parse_usb_port_dir(peer, &u->peer_port) == -ENOMEM)
                                 return -ENOMEM;
-                } else
-                        (void) usb_read_peer(s, path, u); /* no "port" link: find the port directory */
+                } else /* no peer, or no "port" link (older kernels): the long way */
+                        (void) usb_read_peer(s, path, u);
         }
         if (u->devnum > 0)
                 d->devnode = usb_node_path(u->bus, u->devnum);
