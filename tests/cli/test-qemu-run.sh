@@ -48,14 +48,16 @@ cat >"$W/absent.xml" <<'EOF'
   <source startupPolicy='optional'><vendor id='0x46f4'/><product id='0x0001'/><serial>ABSENT</serial></source>
 </hostdev>
 EOF
-# the stand-in QEMU: records its arguments, then waits (or exits with $FAKE_EXIT)
+# the stand-in QEMU: records its arguments, then waits (or exits with $FAKE_EXIT). Its traps
+# come first: the test signals hostdev as soon as the arguments file is there, and a SIGTERM
+# arriving before the trap would end it without a word.
 cat >"$W/fake-qemu" <<EOF
 #!/bin/bash
+trap 'echo got-TERM >"$W/signal"; exit 143' TERM
+trap 'echo got-HUP >"$W/signal"; exit 129' HUP
 printf '%s\n' "\$@" >"$W/args.\$\$"
 mv "$W/args.\$\$" "$W/args"
 [ -z "\${FAKE_EXIT:-}" ] || exit "\$FAKE_EXIT"
-trap 'echo got-TERM >"$W/signal"; exit 143' TERM
-trap 'echo got-HUP >"$W/signal"; exit 129' HUP
 sleep 60 & wait
 EOF
 chmod +x "$W/fake-qemu"
