@@ -60,7 +60,6 @@ for bus in json.load(sys.stdin):
     for d in bus["devices"]:
         print(d.get("qdev_id", ""), "%04x:%04x" % (d["id"]["vendor"], d["id"]["device"]))'
 }
-# dongle_dev SERIAL: "BUS DEVNUM" of the guest's dongle with that serial
 # put_back ID SERIAL PORT: the dongle back on its QEMU port from hardware.sh (the scenarios of one
 # run share one boot): replugged there if it is on another port, plugged in if it is out.
 put_back() {
@@ -72,6 +71,7 @@ put_back() {
         vmctl replug "$1" port="$3" off=0.1 >/dev/null 2>&1 || vmctl plug "$1" port="$3" >/dev/null 2>&1 || true
 }
 
+# dongle_dev SERIAL: "BUS DEVNUM" of the guest's dongle with that serial
 dongle_dev() {
         local d
         for d in /sys/bus/usb/devices/*; do
