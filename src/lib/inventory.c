@@ -1053,18 +1053,18 @@ int nodedev_read_usb_event(const struct usb_event_info *e, struct nodedev **ret,
 }
 
 int nodedev_usb_read_serial(struct nodedev *d) {
+        char *v = NULL;
+
         if (!d || d->cap != NODEDEV_CAP_USB_DEVICE || !d->u.usb.serial_unread)
                 return 0;
-        _cleanup_free_ char *p = path_join(d->sysfs_path, "serial", NULL), *v = NULL;
-        if (!p)
-                return -ENOMEM;
-        int r = read_one_line_file(p, &v);
-        if (r == -ENOMEM)
-                return r;
+        /* the reader every scan uses (first line, sanitized): the same string a full read gives */
+        struct scan s = { .dfd = -1 };
+        int r = attr_string(&s, d->sysfs_path, "serial", false, &v);
+        scan_close_dir(&s);
         if (r < 0 && r != -ENOENT)
                 return r; /* unreadable now (gone?): still unknown */
         free(d->u.usb.serial);
-        d->u.usb.serial = r >= 0 && !isempty(v) ? TAKE_PTR(v) : NULL;
+        d->u.usb.serial = v;
         d->u.usb.serial_unread = false;
         return 0;
 }

@@ -1251,10 +1251,7 @@ static int handle_uevent(struct watch *w, const struct usb_uevent *ev, struct no
         if (ev->action != UEVENT_ADD)
                 return 0; /* bind/change of a device we saw being added: nothing new */
 
-        _cleanup_free_ char *dir = path_join(sysfs_root(), ev->devpath, NULL);
         _cleanup_free_ char *err = NULL;
-        if (!dir)
-                return -ENOMEM;
         struct nodedev *dev = NULL;
         int r;
         if (ev->has_ids && ev->has_type && ev->bus && ev->devnum) {
@@ -1265,8 +1262,10 @@ static int handle_uevent(struct watch *w, const struct usb_uevent *ev, struct no
                         .dev_protocol = ev->dev_protocol, .no_serial = !serial_wanted(w, ev),
                 };
                 r = nodedev_read_usb_event(&info, &dev, &err);
-        } else
-                r = nodedev_read_usb(dir, WATCH_USB_READ, &dev, &err);
+        } else {
+                _cleanup_free_ char *dir = path_join(sysfs_root(), ev->devpath, NULL);
+                r = dir ? nodedev_read_usb(dir, WATCH_USB_READ, &dev, &err) : -ENOMEM;
+        }
         if (r < 0) {
                 wlog(w, WATCH_LOG_DEBUG, "%s appeared but cannot be read: %s", ev->sysname,
                      err ? err : strerror(-r));

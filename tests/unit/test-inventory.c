@@ -636,6 +636,32 @@ static void test_broken_missing_attr(void **state) {
         assert_int_equal(strv_length(inv->warnings), 2);
 }
 
+/* A serial left unread at "add" and read later is the same string a full read gives: control
+ * characters and invalid UTF-8 sanitized alike, an empty one kept empty (a claim recorded from
+ * one read must match the device as the other read sees it). */
+static void test_serial_read_later(void **state) {
+        struct broken *b = *state;
+        static const char *const serials[] = { "DONGLE\001X\377\n", "\n", "  PADDED  \n" };
+        setenv("HOSTDEV_SYSFS_ROOT", b->root, 1);
+        setenv("HOSTDEV_DEV_ROOT", "/dev", 1);
+        for (size_t i = 0; i < ELEMENTSOF(serials); i++) {
+                _cleanup_free_ char *serial = usbdev(b, "1-2/serial"), *dir = usbdev(b, "1-2");
+                put(serial, serials[i]);
+                _cleanup_(nodedev_freep) struct nodedev *full = NULL, *later = NULL;
+                assert_int_equal(nodedev_read_usb(dir, INVENTORY_SCAN_NO_USB_STRINGS, &full, NULL), 0);
+                struct usb_event_info info = { .devpath = "/devices/pci0000:00/0000:00:04.0/usb1/1-2", .bus = 1,
+                                               .devnum = 3, .vendor = 0x46f4, .product = 1, .no_serial = true };
+                assert_int_equal(nodedev_read_usb_event(&info, &later, NULL), 0);
+                assert_true(later->u.usb.serial_unread);
+                assert_null(later->u.usb.serial);
+                assert_int_equal(nodedev_usb_read_serial(later), 0);
+                assert_false(later->u.usb.serial_unread);
+                assert_non_null(full->u.usb.serial);
+                assert_non_null(later->u.usb.serial);
+                assert_string_equal(later->u.usb.serial, full->u.usb.serial);
+        }
+}
+
 static void test_broken_garbage(void **state) {
         struct broken *b = *state;
         _cleanup_free_ char *p = usbdev(b, "1-2/devnum");
@@ -829,6 +855,7 @@ int main(void) {
                 cmocka_unit_test(test_vm_dongles),
                 cmocka_unit_test_setup_teardown(test_broken_missing_attr, broken_setup, broken_teardown),
                 cmocka_unit_test_setup_teardown(test_broken_garbage, broken_setup, broken_teardown),
+                cmocka_unit_test_setup_teardown(test_serial_read_later, broken_setup, broken_teardown),
                 cmocka_unit_test_setup_teardown(test_broken_dangling, broken_setup, broken_teardown),
                 cmocka_unit_test_setup_teardown(test_broken_unreadable, broken_setup, broken_teardown),
                 cmocka_unit_test(test_broken_empty_root),
