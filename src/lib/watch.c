@@ -1178,7 +1178,7 @@ static void port_foreign_device(struct watch *w, const struct nodedev *dev) {
         if (usb_port_worker_submit(w->port_worker, USB_PORT_GIVE_BACK, name, -1, false) >= 0)
                 wlog(w, WATCH_LOG_INFO, "%s (%04x:%04x serial %s) on a reserved port is no claimed device: "
                      "given to the host's drivers", strna(dev->name), dev->u.usb.vendor_id, dev->u.usb.product_id,
-                     strna(dev->u.usb.serial));
+                     dev->u.usb.serial_unread ? "not read" : strna(dev->u.usb.serial));
 }
 
 static void port_device_removed(struct watch *w, const char *sysname) {

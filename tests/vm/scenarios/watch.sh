@@ -149,10 +149,17 @@ wait_for 20 sh -c "[ -e /sys/bus/usb/devices/$porta/$porta:1.0/driver ]" ||
         fail "DONGLE-A got no host driver back when vm-a stopped"
 echo "DONGLE-A on $porta after vm-a stopped: host driver $(iface_driver "$porta")"
 [ "$(iface_driver "$porta")" = usb-storage ] || fail "DONGLE-A is not with usb-storage after vm-a stopped"
+# no running domain's claim can take it: the daemon does not even read its serial (that read
+# takes the device's lock, which the host's usb-storage probe holds at that moment)
+unread="usb_$(printf %s "$porta" | tr -- '-.' '__') (46f4:0001, serial not read: no claim could take it)"
+n0=$(grep -cF "$unread" "$W/watch.log" || true)
 replug dongle-a DONGLE-A off=0.3
 sleep 2 # the daemon and vm-b/vm-c's loops had their chance to (wrongly) take it
 vmcheck --timeout 20 vm-b="$W/b.mon:DONGLE-B" vm-c="$W/c.mon:DONGLE-C" --free DONGLE-A ||
         fail "a dongle of a switched-off VM was taken"
+n1=$(grep -cF "$unread" "$W/watch.log" || true)
+[ "$n1" = $((n0 + 1)) ] || fail "the daemon read the serial of a dongle no claim could take" \
+        "('$unread' $n0 times before the replug, $n1 after): $(grep "usb_${porta//[-.]/_} " "$W/watch.log" | tail -3)"
 run "$H" status --json
 want_rc 0
 printf '%s' "$OUT" | grep -q DONGLE-A && fail "status still shows a claim on DONGLE-A"
