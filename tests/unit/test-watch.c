@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <sys/prctl.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -69,6 +70,31 @@ static int teardown(void **state) {
 static void set_attr(const char *dev, const char *attr, const char *value) {
         _cleanup_free_ char *p = path_join(sysroot, "devices/pci0000:00/0000:00:04.0/usb1", dev, attr, NULL);
         assert_int_equal(write_string_file(p, value), 0);
+}
+
+/* Which files of a fixture device's directory get opened from now on (inotify IN_OPEN): what
+ * the loop reads of the device. opens_list() gives their names in order, comma-separated. */
+static int opens_watch(const char *dev) {
+        _cleanup_free_ char *p = path_join(sysroot, "devices/pci0000:00/0000:00:04.0/usb1", dev, NULL);
+        int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_true(inotify_add_watch(fd, p, IN_OPEN) >= 0);
+        return fd;
+}
+
+static void opens_list(int fd, char *out, size_t size) {
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        ssize_t n;
+
+        out[0] = 0;
+        while ((n = read(fd, buf, sizeof buf)) > 0)
+                for (char *p = buf; p < buf + n; p += sizeof(struct inotify_event) + ((struct inotify_event *) p)->len) {
+                        const struct inotify_event *e = (const struct inotify_event *) p;
+                        size_t l = strlen(out);
+                        (void) snprintf(out + l, size - l, "%s%s", l ? "," : "", e->len ? e->name : ".");
+                }
+        assert_int_equal(errno, EAGAIN);
+        safe_close(fd);
 }
 
 /* A kernel-style uevent. with_type: TYPE= as the kernel sends it, so the loop takes the ids from
@@ -380,8 +406,15 @@ static void test_quick_replug(void **state) {
         inject(w, "remove", "1-2", 3);
         wait_claim(w, "vm-b", "hostdev0", "deleting", 0);
         set_attr("1-2", "devnum", "9");
+        int opens = opens_watch("1-2");
         inject(w, "add", "1-2", 9);
         assert_true(watch_claim_queued(w, "vm-b", "hostdev0"));
+        /* what the loop read of the device at its "add": the serial only (the ids, bus and
+         * devnum come from the uevent) */
+        char opened[256];
+        opens_list(opens, opened, sizeof opened);
+        assert_string_equal(opened, "serial");
+        opens = opens_watch("1-2"); /* (inotify merges a repeated event it still holds) */
         /* the old qdev is still there: no device_add until DEVICE_DELETED */
         assert_false(pump_until(w, claim_is, &(struct want){ "vm-b", "hostdev0", "adding", 0 }, 150));
         watch_get_stats(w, &st);
@@ -389,6 +422,10 @@ static void test_quick_replug(void **state) {
         assert_int_equal(st.queued_adds, 1);
         wait_claim(w, "vm-b", "hostdev0", "present", 9);
         assert_non_null(strstr(logbuf, "re-attached usb_1_2 (46f4:0001 serial DONGLE-B) to vm-b in "));
+        /* and nothing after: not after device_add, while QEMU opens the node (a read of a
+         * string attribute takes the device's lock, which QEMU's open() waits for) */
+        opens_list(opens, opened, sizeof opened);
+        assert_string_equal(opened, "");
         watch_get_stats(w, &st);
         assert_int_equal(st.adds_sent, 2);
         assert_int_equal(st.adds_ok, 2);
