@@ -26,11 +26,27 @@ bport=${bport#*-}
 
 # Both inner guests run (no -S): QEMU's usb-host autoscan only scans while the VM is running.
 mkfifo "$W/inject"
-# the daemon runs as its systemd unit runs it: at the unit's Nice= (BENCH_DAEMON_NICE overrides)
-nice_val=${BENCH_DAEMON_NICE:-$(sed -n 's/^Nice=//p' "$VM_SRC/data/hostdev-watch.service.in")}
-HOSTDEV_WATCH_INJECT=$W/inject nice -n "${nice_val:-0}" "$H" watch --verbose 2>"$W/watch.log" &
+# The daemon runs as its systemd unit runs it: at the unit's CPUSchedulingPolicy= and
+# CPUSchedulingPriority= (BENCH_DAEMON_SCHED=other|fifo:N|rr:N overrides) and Nice=
+# (BENCH_DAEMON_NICE=N overrides).
+UNIT=$VM_SRC/data/hostdev-watch.service.in
+unit_val() { sed -n "s/^$1=//p" "$UNIT"; }
+if [ -n "${BENCH_DAEMON_SCHED:-}" ]; then
+        sched=$BENCH_DAEMON_SCHED
+else
+        sched=$(unit_val CPUSchedulingPolicy)
+        [ -z "$sched" ] || sched=$sched:$(unit_val CPUSchedulingPriority)
+fi
+sched=${sched:-other}
+nice_val=${BENCH_DAEMON_NICE:-$(unit_val Nice)}
+case $sched in
+other) chrt_args=(-o 0) ;;
+fifo:[0-9]*) chrt_args=(-R -f "${sched#fifo:}") ;;
+rr:[0-9]*) chrt_args=(-R -r "${sched#rr:}") ;;
+*) fail "BENCH_DAEMON_SCHED / the unit's CPUSchedulingPolicy: '$sched' (other, fifo:N or rr:N)" ;;
+esac
+HOSTDEV_WATCH_INJECT=$W/inject nice -n "${nice_val:-0}" chrt "${chrt_args[@]}" "$H" watch --verbose 2>"$W/watch.log" &
 WD=$!
-echo "daemon: nice ${nice_val:-0} (hostdev-watch.service: Nice=$(sed -n 's/^Nice=//p' "$VM_SRC/data/hostdev-watch.service.in"))"
 "${INNER_QEMU[@]}" -qmp "unix:$W/h.qmp,server=on,wait=off" >"$W/h.log" 2>&1 &
 QH=$!
 "${INNER_QEMU[@]}" -qmp "unix:$W/a.qmp,server=on,wait=off" \
@@ -40,6 +56,9 @@ wait_for 120 test -S "$W/h.qmp" || fail "hostdev's QEMU did not start: $(cat "$W
 wait_for 120 test -S "$W/a.qmp" || fail "autoscan's QEMU did not start: $(cat "$W/a.log")"
 dongle_xml DONGLE-A >"$W/a.xml"
 "$H" attach-device bench-h "$W/a.xml" --qmp "$W/h.qmp" || fail "attach-device failed"
+echo "daemon: scheduling $sched, nice ${nice_val:-0} (hostdev-watch.service:" \
+        "CPUSchedulingPolicy=$(unit_val CPUSchedulingPolicy) CPUSchedulingPriority=$(unit_val CPUSchedulingPriority) Nice=$(unit_val Nice));" \
+        "running as: $(chrt -p "$WD" | tr '\n' ' ')nice $(ps -o ni= -p "$WD")"
 echo "hostdev side: DONGLE-A in QEMU pid $QH (attach-device + hostdev watch pid $WD)"
 echo "autoscan side: DONGLE-B in QEMU pid $QA (-device usb-host,hostbus=$bbus,hostport=$bport)"
 # autoscan's first scan: does it hold DONGLE-B before we start?

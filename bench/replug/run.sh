@@ -4,8 +4,10 @@
 #   bench/replug/run.sh [--build DIR] [--replugs N] [--moves N] [--synthetic N] [--verbose]
 # Defaults: the build in ./build, 50 same-port replugs (off 0.1-3 s), 20 moves to another port
 # and back, 1000 synthetic uevent pairs through the daemon. Prints, side by side from the one
-# run: how many came back, p50, p99, max; and the daemon's VmRSS. Takes ~10-20 minutes (TCG).
-# The daemon runs at its systemd unit's Nice= (BENCH_DAEMON_NICE=N overrides).
+# run: how many came back, p50, p99, max; the daemon's VmRSS; and, from host-cpu.py, how long the
+# test VM's QEMU threads waited for one of this host's CPUs. Takes ~10-20 minutes (TCG).
+# The daemon runs at its systemd unit's scheduling policy and Nice= (BENCH_DAEMON_SCHED=other|fifo:N|rr:N
+# and BENCH_DAEMON_NICE=N override).
 set -eu
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$SRC/build}
@@ -24,8 +26,17 @@ while [ $# -gt 0 ]; do
 done
 [ -x "$BUILD/hostdev" ] || { echo "no $BUILD/hostdev: build first (meson setup build && meson compile -C build)" >&2; exit 1; }
 # run-vm passes no environment of ours into the guest: hand the knobs over through the build dir
-printf 'BENCH_REPLUGS=%d\nBENCH_MOVES=%d\nBENCH_SYNTHETIC=%d\nBENCH_VERBOSE=%s\nBENCH_DAEMON_NICE=%s\n' "$BENCH_REPLUGS" \
-        "$BENCH_MOVES" "$BENCH_SYNTHETIC" "$BENCH_VERBOSE" "${BENCH_DAEMON_NICE:-}" \
+printf 'BENCH_REPLUGS=%d\nBENCH_MOVES=%d\nBENCH_SYNTHETIC=%d\nBENCH_VERBOSE=%s\nBENCH_DAEMON_NICE=%s\nBENCH_DAEMON_SCHED=%s\n' "$BENCH_REPLUGS" \
+        "$BENCH_MOVES" "$BENCH_SYNTHETIC" "$BENCH_VERBOSE" "${BENCH_DAEMON_NICE:-}" "${BENCH_DAEMON_SCHED:-}" \
         >"$BUILD/bench-replug.env"
 export VM_SCENARIO_TIMEOUT=${VM_SCENARIO_TIMEOUT:-3600} VM_TIMEOUT=${VM_TIMEOUT:-3900}
-exec "$SRC/tests/vm/run-vm" --build "$BUILD" "$SRC/bench/replug/guest.sh"
+"$SRC/tests/vm/run-vm" --build "$BUILD" "$SRC/bench/replug/guest.sh" &
+vm=$!
+trap 'kill "$vm" 2>/dev/null' INT TERM
+# the host's side: how long the VM's threads waited for a host CPU (printed when the VM is gone)
+python3 "$SRC/bench/replug/host-cpu.py" --parent "$vm" &
+hc=$!
+rc=0
+wait "$vm" || rc=$?
+wait "$hc" || true
+exit "$rc"

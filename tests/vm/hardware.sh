@@ -4,7 +4,7 @@
 # Plain bash variables only: no side effects when sourced.
 
 VM_MEM=2048                 # MiB
-VM_SMP=2
+VM_SMP=${VM_SMP:-2}        # vCPUs (TCG threads; this host has 2 cores)
 # The kernel: whichever Debian's linux-image-amd64 installed (its version moves with Debian's
 # point releases), i.e. the newest /boot/vmlinuz-*-amd64 with its modules in /lib/modules.
 vm_default_kver() {
