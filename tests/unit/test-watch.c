@@ -98,20 +98,27 @@ static void opens_list(int fd, char *out, size_t size) {
 }
 
 /* A kernel-style uevent. with_type: TYPE= as the kernel sends it, so the loop takes the ids from
- * the uevent and reads only the serial and links; without it, the loop reads the device in full. */
-static struct usb_uevent *mkev_type(const char *action, const char *devpath_tail, unsigned devnum, bool with_type) {
+ * the uevent and reads only the serial and links; without it, the loop reads the device in full.
+ * driver: DRIVER= (a "bind" names the driver bound), or NULL. */
+static struct usb_uevent *mkev_driver(const char *action, const char *devpath_tail, unsigned devnum, bool with_type,
+                                      const char *driver) {
         struct usb_uevent *ev = NULL;
         char buf[1024];
         int n = snprintf(buf, sizeof buf,
                          "%s@" USB1 "/%s|ACTION=%s|DEVPATH=" USB1 "/%s|SUBSYSTEM=usb|DEVTYPE=usb_device|"
-                         "BUSNUM=1|DEVNUM=%u|PRODUCT=46f4/1/100%s",
-                         action, devpath_tail, action, devpath_tail, devnum, with_type ? "|TYPE=0/0/0" : "");
+                         "BUSNUM=1|DEVNUM=%u|PRODUCT=46f4/1/100%s%s%s",
+                         action, devpath_tail, action, devpath_tail, devnum, with_type ? "|TYPE=0/0/0" : "",
+                         driver ? "|DRIVER=" : "", strempty(driver));
         assert_true(n > 0 && (size_t) n < sizeof buf);
         for (int i = 0; i < n; i++)
                 if (buf[i] == '|')
                         buf[i] = 0;
         assert_int_equal(usb_uevent_parse(buf, (size_t) n, &ev), 0);
         return ev;
+}
+
+static struct usb_uevent *mkev_type(const char *action, const char *devpath_tail, unsigned devnum, bool with_type) {
+        return mkev_driver(action, devpath_tail, devnum, with_type, NULL);
 }
 
 static struct usb_uevent *mkev(const char *action, const char *devpath_tail, unsigned devnum) {
@@ -601,6 +608,47 @@ static void test_vm_off_and_ambiguous(void **state) {
         assert_int_equal(watch_n_connected(w), 0);
 }
 
+/* A "bind" changes only the device's driver in the device list the loop keeps, and takes it
+ * from the uevent's DRIVER= (nothing is read). A dongle bound to usbip-host (exported to another
+ * host) is never taken, even by a claim of its serial: here that of a VM that starts after the
+ * bind, whose reconcile takes that list. The fixture's driver link stays "usb": what decides
+ * is the uevent. */
+static void test_bind_driver(void **state) {
+        _cleanup_(watch_freep) struct watch *w = new_watch();
+        static const char *const script[] = {
+                HANDSHAKE,
+                "expect qom-list {\"path\":\"/machine/peripheral\"}",
+                "reply {\"return\":[]}",
+                "eof",
+                NULL,
+        };
+        struct fake_vm vm = { 0 }, first = { 0 };
+        struct watch_stats st;
+
+        /* a first VM, whose dongle is not there: its reconcile makes the loop list the devices */
+        fake_vm_listen(&first, "vm-y");
+        add_claim(w, "vm-y", "hostdev0", "DONGLE-Y", NULL, USB_SELECT_IDS | USB_SELECT_SERIAL);
+        assert_int_equal(watch_add_domain(w, "vm-y", first.path, NULL), 0);
+        fake_vm_accept(w, &first, script);
+        wait_claim(w, "vm-y", "hostdev0", "absent", 0);
+
+        inject(w, "add", "1-2", 3);
+        _cleanup_(usb_uevent_freep) struct usb_uevent *bind = mkev_driver("bind", "1-2", 3, true, "usbip-host");
+        assert_int_equal(watch_inject_uevent(w, bind), 0);
+        fake_vm_listen(&vm, "vm-x");
+        add_claim(w, "vm-x", "hostdev0", "DONGLE-B", NULL, USB_SELECT_IDS | USB_SELECT_SERIAL);
+        assert_int_equal(watch_add_domain(w, "vm-x", vm.path, NULL), 0);
+        fake_vm_accept(w, &vm, script);
+        wait_claim(w, "vm-x", "hostdev0", "absent", 0);
+        assert_false(pump_until(w, NULL, NULL, 200));
+        watch_get_stats(w, &st);
+        assert_int_equal(st.adds_sent, 0);
+        assert_false(watch_claim_queued(w, "vm-x", "hostdev0"));
+        w = watch_free(w);
+        fake_vm_finish(&vm);
+        fake_vm_finish(&first);
+}
+
 /* A QEMU that never answers must not stall the loop: the other VM is served meanwhile. */
 static void test_stuck_peer(void **state) {
         struct watch *w = NULL;
@@ -832,6 +880,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_quick_replug, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_two_vms_other_port, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_vm_off_and_ambiguous, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bind_driver, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stuck_peer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_served_elsewhere, setup, teardown),
