@@ -249,6 +249,17 @@ static void add_claim(struct watch *w, const char *domain, const char *id, const
         assert_int_equal(watch_add_claim(w, &c, &err), 0);
 }
 
+/* A VM that claims a dongle by serial starts: its QMP socket, the claim, the domain; the loop
+ * connects, plays script, and the claim gets to state. */
+static void start_serial_vm(struct watch *w, struct fake_vm *vm, const char *name, const char *serial,
+                            const char *const *script, const char *state, unsigned devnum) {
+        fake_vm_listen(vm, name);
+        add_claim(w, name, "hostdev0", serial, NULL, USB_SELECT_IDS | USB_SELECT_SERIAL);
+        assert_int_equal(watch_add_domain(w, name, vm->path, NULL), 0);
+        fake_vm_accept(w, vm, script);
+        wait_claim(w, name, "hostdev0", state, devnum);
+}
+
 /* ---- parsing ------------------------------------------------------------------------------ */
 static void test_uevent_parse(void **state) {
         static const char buf[] = "add@" USB1 "/1-4.1\0ACTION=add\0DEVPATH=" USB1 "/1-4.1\0SUBSYSTEM=usb\0"
@@ -551,11 +562,7 @@ static void test_two_vms_other_port(void **state) {
                 NULL,
         };
         struct fake_vm c = { 0 };
-        fake_vm_listen(&c, "vm-c");
-        add_claim(w, "vm-c", "hostdev0", "DONGLE-X", NULL, USB_SELECT_IDS | USB_SELECT_SERIAL);
-        assert_int_equal(watch_add_domain(w, "vm-c", c.path, NULL), 0);
-        fake_vm_accept(w, &c, script_c);
-        wait_claim(w, "vm-c", "hostdev0", "present", 12);
+        start_serial_vm(w, &c, "vm-c", "DONGLE-X", script_c, "present", 12);
         /* its "bind" changes nothing */
         inject(w, "bind", "1-2", 12);
         assert_false(pump_until(w, NULL, NULL, 100));
@@ -626,20 +633,12 @@ static void test_bind_driver(void **state) {
         struct watch_stats st;
 
         /* a first VM, whose dongle is not there: its reconcile makes the loop list the devices */
-        fake_vm_listen(&first, "vm-y");
-        add_claim(w, "vm-y", "hostdev0", "DONGLE-Y", NULL, USB_SELECT_IDS | USB_SELECT_SERIAL);
-        assert_int_equal(watch_add_domain(w, "vm-y", first.path, NULL), 0);
-        fake_vm_accept(w, &first, script);
-        wait_claim(w, "vm-y", "hostdev0", "absent", 0);
+        start_serial_vm(w, &first, "vm-y", "DONGLE-Y", script, "absent", 0);
 
         inject(w, "add", "1-2", 3);
         _cleanup_(usb_uevent_freep) struct usb_uevent *bind = mkev_driver("bind", "1-2", 3, true, "usbip-host");
         assert_int_equal(watch_inject_uevent(w, bind), 0);
-        fake_vm_listen(&vm, "vm-x");
-        add_claim(w, "vm-x", "hostdev0", "DONGLE-B", NULL, USB_SELECT_IDS | USB_SELECT_SERIAL);
-        assert_int_equal(watch_add_domain(w, "vm-x", vm.path, NULL), 0);
-        fake_vm_accept(w, &vm, script);
-        wait_claim(w, "vm-x", "hostdev0", "absent", 0);
+        start_serial_vm(w, &vm, "vm-x", "DONGLE-B", script, "absent", 0);
         assert_false(pump_until(w, NULL, NULL, 200));
         watch_get_stats(w, &st);
         assert_int_equal(st.adds_sent, 0);
