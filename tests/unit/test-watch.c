@@ -616,10 +616,10 @@ static void test_vm_off_and_ambiguous(void **state) {
 }
 
 /* A "bind" changes only the device's driver in the device list the loop keeps, and takes it
- * from the uevent's DRIVER= (nothing is read). A dongle bound to usbip-host (exported to another
- * host) is never taken, even by a claim of its serial: here that of a VM that starts after the
- * bind, whose reconcile takes that list. The fixture's driver link stays "usb": what decides
- * is the uevent. */
+ * from the uevent's DRIVER= (its driver link is not read). A dongle bound to usbip-host
+ * (exported to another host) is never taken, even by a claim of its serial: here that of a VM
+ * that starts after the bind, whose reconcile takes that list. The fixture's driver link stays
+ * "usb": what decides is the uevent. */
 static void test_bind_driver(void **state) {
         _cleanup_(watch_freep) struct watch *w = new_watch();
         static const char *const script[] = {
