@@ -1222,6 +1222,12 @@ static bool serial_wanted(struct watch *w, const struct usb_uevent *ev) {
         return false;
 }
 
+/* The device of a uevent, read from sysfs in full as the loop reads devices (WATCH_USB_READ). */
+static int read_usb_device(const struct usb_uevent *ev, struct nodedev **ret, char **reterr) {
+        _cleanup_free_ char *dir = path_join(sysfs_root(), ev->devpath, NULL);
+        return dir ? nodedev_read_usb(dir, WATCH_USB_READ, ret, reterr) : -ENOMEM;
+}
+
 /* Act on one USB device uevent. On "add", *ret_dev is the device as read from sysfs (NULL if
  * it could not be read) and the read's result is returned, for usb_inventory_update(). */
 static int handle_uevent(struct watch *w, const struct usb_uevent *ev, struct nodedev **ret_dev) {
@@ -1262,10 +1268,8 @@ static int handle_uevent(struct watch *w, const struct usb_uevent *ev, struct no
                         .dev_protocol = ev->dev_protocol, .no_serial = !serial_wanted(w, ev),
                 };
                 r = nodedev_read_usb_event(&info, &dev, &err);
-        } else {
-                _cleanup_free_ char *dir = path_join(sysfs_root(), ev->devpath, NULL);
-                r = dir ? nodedev_read_usb(dir, WATCH_USB_READ, &dev, &err) : -ENOMEM;
-        }
+        } else
+                r = read_usb_device(ev, &dev, &err);
         if (r < 0) {
                 wlog(w, WATCH_LOG_DEBUG, "%s appeared but cannot be read: %s", ev->sysname,
                      err ? err : strerror(-r));
@@ -1462,8 +1466,7 @@ static void usb_inventory_update(struct watch *w, const struct usb_uevent *ev, s
                 return;
         if (ev->action != UEVENT_ADD) {
                 /* a change, or a bind of a device the list missed: read it (as the loop reads) */
-                _cleanup_free_ char *dir = path_join(sysfs_root(), ev->devpath, NULL);
-                read_r = dir ? nodedev_read_usb(dir, WATCH_USB_READ, &owned, &err) : -ENOMEM;
+                read_r = read_usb_device(ev, &owned, &err);
         }
         if (read_r == -ENOENT)
                 return; /* gone already (its "unbind" is read after the unplug): its remove follows */
