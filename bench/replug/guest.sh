@@ -37,14 +37,10 @@ mkfifo "$W/inject"
 # (BENCH_DAEMON_NICE=N overrides).
 UNIT=$VM_SRC/data/hostdev-watch.service.in
 unit_val() { sed -n "s/^$1=//p" "$UNIT"; }
-if [ -n "${BENCH_DAEMON_SCHED:-}" ]; then
-        sched=$BENCH_DAEMON_SCHED
-else
-        sched=$(unit_val CPUSchedulingPolicy)
-        [ -z "$sched" ] || sched=$sched:$(unit_val CPUSchedulingPriority)
-fi
+unit_policy=$(unit_val CPUSchedulingPolicy) unit_prio=$(unit_val CPUSchedulingPriority) unit_nice=$(unit_val Nice)
+sched=${BENCH_DAEMON_SCHED:-${unit_policy:+$unit_policy:$unit_prio}}
 sched=${sched:-other}
-nice_val=${BENCH_DAEMON_NICE:-$(unit_val Nice)}
+nice_val=${BENCH_DAEMON_NICE:-$unit_nice}
 case $sched in
 other) chrt_args=(-o 0) ;;
 fifo:[0-9]*) chrt_args=(-R -f "${sched#fifo:}") ;;
@@ -63,7 +59,7 @@ wait_for 120 test -S "$W/a.qmp" || fail "autoscan's QEMU did not start: $(cat "$
 dongle_xml DONGLE-A >"$W/a.xml"
 "$H" attach-device bench-h "$W/a.xml" --qmp "$W/h.qmp" || fail "attach-device failed"
 echo "daemon: scheduling $sched, nice ${nice_val:-0} (hostdev-watch.service:" \
-        "CPUSchedulingPolicy=$(unit_val CPUSchedulingPolicy) CPUSchedulingPriority=$(unit_val CPUSchedulingPriority) Nice=$(unit_val Nice));" \
+        "CPUSchedulingPolicy=$unit_policy CPUSchedulingPriority=$unit_prio Nice=$unit_nice);" \
         "running as: $(chrt -p "$WD" | tr '\n' ' ')nice $(ps -o ni= -p "$WD")"
 echo "hostdev side: DONGLE-A in QEMU pid $QH (attach-device + hostdev watch pid $WD)"
 echo "autoscan side: DONGLE-B in QEMU pid $QA (-device usb-host,hostbus=$bbus,hostport=$bport)"
