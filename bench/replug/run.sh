@@ -7,7 +7,9 @@
 # run: how many came back, p50, p99, max; the daemon's VmRSS; and, from host-cpu.py, how long the
 # test VM's QEMU threads waited for one of this host's CPUs. Takes ~10-20 minutes (TCG).
 # The daemon runs at its systemd unit's scheduling policy and Nice= (BENCH_DAEMON_SCHED=other|fifo:N|rr:N
-# and BENCH_DAEMON_NICE=N override).
+# and BENCH_DAEMON_NICE=N override). BENCH_HOST_DRIVER=none has the guest's usb-storage ignore the
+# stand-in dongles (46f4:0001), as a host has no driver for most license dongles; the default,
+# usb-storage, lets it probe them and attach a disk at each replug (of DONGLE-B: A's port is reserved).
 set -eu
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$SRC/build}
@@ -26,8 +28,8 @@ while [ $# -gt 0 ]; do
 done
 [ -x "$BUILD/hostdev" ] || { echo "no $BUILD/hostdev: build first (meson setup build && meson compile -C build)" >&2; exit 1; }
 # run-vm passes no environment of ours into the guest: hand the knobs over through the build dir
-printf 'BENCH_REPLUGS=%d\nBENCH_MOVES=%d\nBENCH_SYNTHETIC=%d\nBENCH_VERBOSE=%s\nBENCH_DAEMON_NICE=%s\nBENCH_DAEMON_SCHED=%s\n' "$BENCH_REPLUGS" \
-        "$BENCH_MOVES" "$BENCH_SYNTHETIC" "$BENCH_VERBOSE" "${BENCH_DAEMON_NICE:-}" "${BENCH_DAEMON_SCHED:-}" \
+printf 'BENCH_REPLUGS=%d\nBENCH_MOVES=%d\nBENCH_SYNTHETIC=%d\nBENCH_VERBOSE=%s\nBENCH_DAEMON_NICE=%s\nBENCH_DAEMON_SCHED=%s\nBENCH_HOST_DRIVER=%s\n' "$BENCH_REPLUGS" \
+        "$BENCH_MOVES" "$BENCH_SYNTHETIC" "$BENCH_VERBOSE" "${BENCH_DAEMON_NICE:-}" "${BENCH_DAEMON_SCHED:-}" "${BENCH_HOST_DRIVER:-}" \
         >"$BUILD/bench-replug.env"
 export VM_SCENARIO_TIMEOUT=${VM_SCENARIO_TIMEOUT:-3600} VM_TIMEOUT=${VM_TIMEOUT:-3900}
 "$SRC/tests/vm/run-vm" --build "$BUILD" "$SRC/bench/replug/guest.sh" &
