@@ -1097,6 +1097,14 @@ int usbip_reexport_device(const struct registry *reg, const struct nodedev *dev,
         if (!reg || dev->cap != NODEDEV_CAP_USB_DEVICE || dev->u.usb.is_hub || dev->u.usb.usbip_exported ||
             !dev->u.usb.port || streq_ptr(dev->u.usb.hcd_driver, "vhci_hcd"))
                 return 0;
+        /* Only a host that exports dongles has an export claim. Without one, the lookup below is
+         * skipped: it checks each covering claim's domain is alive by reading its QEMU's
+         * /proc/PID/stat, which the watch loop would do on every USB add, before its device_add. */
+        bool any_export = false;
+        for (size_t i = 0; i < registry_n_claims(reg) && !any_export; i++)
+                any_export = streq_ptr(registry_claim_at(reg, i)->domain, USBIP_EXPORT_DOMAIN);
+        if (!any_export)
+                return 0;
         c = registry_claim_for_device(reg, dev);
         if (!c || !streq_ptr(c->domain, USBIP_EXPORT_DOMAIN))
                 return 0;
