@@ -95,12 +95,19 @@ for _ in $(seq 100); do
 done
 echo "autoscan QEMU holds DONGLE-B at start: $held"
 qmp "$W/a.qmp" human-monitor-command '{"command-line": "info usb"}' || true
-# The instrument runs at a real-time priority (it sleeps in blocking reads nearly all the time):
-# its two timestamps (the kernel's add uevent, the IN_OPEN of the node) are taken as the events
-# happen, not when a busy vCPU gets round to the measuring thread. Both sides alike.
-chrt -f 10 python3 "$VM_SRC/bench/replug/measure.py" --replugs "${BENCH_REPLUGS:-50}" --moves "${BENCH_MOVES:-20}" \
+# The instrument's clock (bench-replug-stamp, stamp.c; one on each vCPU, each event's time the
+# earliest of theirs) runs at a real-time priority and does nothing but take its two timestamps
+# (the kernel's add uevent, the IN_OPEN of the node) as the events happen, not when a busy vCPU
+# gets round to it. The rest of the instrument (Python: the control channel, the bookkeeping, the
+# checks of /proc/PID/fd) runs at SCHED_IDLE, so that it never takes a vCPU from the daemon or a
+# QEMU while they are measured. In the runs before session 7 all of the instrument ran at a
+# real-time priority; at normal priority (one run in session 7) its bookkeeping competed with
+# them. Both sides alike.
+stamp=$VM_BUILD/bench/bench-replug-stamp
+[ -x "$stamp" ] || fail "no $stamp: build first (meson compile -C build)"
+chrt -i 0 python3 "$VM_SRC/bench/replug/measure.py" --replugs "${BENCH_REPLUGS:-50}" --moves "${BENCH_MOVES:-20}" \
         --synthetic "${BENCH_SYNTHETIC:-1000}" ${BENCH_VERBOSE:+--verbose} --hostdev-qemu "$QH" --autoscan-qemu "$QA" \
-        --daemon "$WD" --daemon-log "$W/watch.log" --fifo "$W/inject" | tee "$VM_OUT/bench-replug.txt"
+        --stamp "$stamp" --daemon "$WD" --daemon-log "$W/watch.log" --fifo "$W/inject" | tee "$VM_OUT/bench-replug.txt"
 rc=${PIPESTATUS[0]}
 echo "--- the guest's usb-storage during the run: $(($(ignored) - ignored0)) probes of a stand-in ignored," \
         "$(($(disks) - disks0)) SCSI disks attached (BENCH_HOST_DRIVER=$host_driver)"

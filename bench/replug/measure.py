@@ -7,7 +7,7 @@ Two identical dongles are replugged with the same pattern at the same time:
   - "autoscan": DONGLE-B, held by an inner QEMU's own usb-host autoscan
                 (-device usb-host,hostbus=B,hostport=P).
 Per replug and per dongle it measures the time from the device's appearance in the guest
-kernel (receipt of the kernel's "add" uevent on a NETLINK_KOBJECT_UEVENT socket, CLOCK_MONOTONIC)
+kernel (the kernel's "add" uevent, CLOCK_MONOTONIC, taken by bench-replug-stamp as it arrives)
 to the QEMU that should hold it opening the device's /dev/bus/usb/BBB/DDD node (the time of the
 inotify IN_OPEN event of that node, confirmed by the node in /proc/PID/fd). Off-times are spread over 0.1-3 s (fixed seed).
 
@@ -17,13 +17,13 @@ does a real device_del + DEVICE_DELETED + device_add against the inner QEMU; the
 VmRSS (/proc/PID/status) is sampled before and after.
 """
 import argparse
-import ctypes
+import atexit
+import fcntl
 import glob
 import os
 import random
 import re
-import socket
-import struct
+import select
 import subprocess
 import sys
 import threading
@@ -38,6 +38,7 @@ ap.add_argument("--autoscan-qemu", type=int, required=True)
 ap.add_argument("--daemon", type=int, required=True)
 ap.add_argument("--daemon-log", required=True)
 ap.add_argument("--fifo", required=True)
+ap.add_argument("--stamp", required=True, help="the bench-replug-stamp executable (stamp.c)")
 ap.add_argument("--wait", type=float, default=5.0, help="seconds to wait for a dongle to be held")
 ap.add_argument("--verbose", action="store_true", help="every open of each node, and when it was seen held")
 opts = ap.parse_args()
@@ -49,42 +50,100 @@ DONGLES = {  # id -> (serial, home QEMU port, other QEMU port, label, qemu pid)
 SERIAL2ID = {v[0]: k for k, v in DONGLES.items()}
 
 
+VM_CTL = os.environ.get("VM_CTL") or sys.exit("VM_CTL not set (run inside tests/vm/run-vm)")
+vmctl_seq = 0
+
+
 def vmctl(*args):
-    r = subprocess.run(["vmctl"] + list(args), capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit("vmctl %s: %s" % (" ".join(args), r.stderr.strip()))
+    """tests/vm/bin/vmctl, in this process: no bash started at each plug and unplug."""
+    global vmctl_seq
+    vmctl_seq += 1
+    tag = "#bench%d-%d" % (os.getpid(), vmctl_seq)
+    what = " ".join(args)
+    with open("/run/vmctl.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fd = os.open(VM_CTL, os.O_RDWR)
+        try:
+            os.write(fd, ("%s %s\n" % (tag, what)).encode())
+            buf, deadline = b"", time.monotonic() + 120
+            while True:
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    line = line.decode(errors="replace")
+                    if not line.startswith(tag + " "):
+                        continue
+                    rest = line[len(tag) + 1:]
+                    if rest == "ok":
+                        return
+                    if rest.startswith("err"):
+                        sys.exit("vmctl %s: %s" % (what, rest[3:].strip()))
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([fd], [], [], left)[0]:
+                    sys.exit("vmctl %s: no answer within 120 s" % what)
+                buf += os.read(fd, 4096)
+        finally:
+            os.close(fd)
 
 
-# ---- kernel uevents: when did each dongle appear? ---------------------------------------
-# Keyed by the port the device appeared on (its sysfs name, "2-1"): the bench plugs each dongle
-# into a port it chose. The listener reads nothing of the device: a read of its serial would
-# take the device's lock, which QEMU's open() of the node waits for (and, during the host's
-# usb-storage probe of the other dongle, would hold the listener up). The serial is checked
-# once QEMU holds the node.
-appeared = {}          # sysname -> list of (t_monotonic, bus, devnum)
+# ---- the clock: when did each dongle appear, and who opened which node when? ----------------
+# bench-replug-stamp (stamp.c), at a real-time priority, prints each kernel "add" uevent of a USB
+# device (its port's sysfs name, "2-1", bus, devnum) and each open of a /dev/bus/usb/BBB/DDD node
+# (inotify IN_OPEN), with the guest's CLOCK_MONOTONIC taken as it wakes. One runs on each vCPU
+# (taskset): under TCG a vCPU can stand still for milliseconds while the host runs something else,
+# and a real-time task there waits too; each event's time is the earliest of them. Everything
+# else of the bench (this script, the control channel) runs at normal priority: a Python thread
+# or a bash vmctl at a real-time priority took a vCPU from the daemon and QEMU at the very
+# moments they were measured. The clock reads nothing of the device: a read of its serial would
+# take the device's lock, which QEMU's open() of the node waits for. The serial is checked once
+# QEMU holds the node; the open is checked to be the right QEMU's by /proc/PID/fd.
+appeared = {}          # sysname -> list of [t_monotonic (earliest), bus, devnum]
+opens = {}             # (bus, devnum) -> {stamp index: [t_monotonic of each IN_OPEN]}
+errors = []            # a measurement that found the wrong device, or a dead clock (threads cannot exit)
 cv = threading.Condition()
+stamps = []
+for cpu in sorted(os.sched_getaffinity(0)):
+    st = subprocess.Popen(["taskset", "-c", str(cpu), "chrt", "-f", "10", opts.stamp], stdout=subprocess.PIPE,
+                          text=True)
+    atexit.register(st.kill)
+    if st.stdout.readline().strip() != "ready":
+        sys.exit("%s on CPU %d did not start (exit %s)" % (opts.stamp, cpu, st.wait()))
+    stamps.append(st)
 
 
-def uevent_listener():
-    s = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 15)  # NETLINK_KOBJECT_UEVENT
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-    s.bind((0, 1))  # kernel multicast group
-    while True:
-        data = s.recv(65536)
-        t = time.monotonic()
-        fields = data.split(b"\0")
-        props = dict(f.split(b"=", 1) for f in fields[1:] if b"=" in f)
-        if props.get(b"ACTION") != b"add" or props.get(b"DEVTYPE") != b"usb_device":
-            continue
-        sysname = props[b"DEVPATH"].decode().rsplit("/", 1)[-1]
+def stamp_reader(k, st):
+    for line in st.stdout:
+        f = line.split()
         with cv:
-            appeared.setdefault(sysname, []).append(
-                (t, int(props[b"BUSNUM"]), int(props[b"DEVNUM"])))
+            if f[0] == "add":
+                t, bus, dev = int(f[1]) / 1e9, int(f[3]), int(f[4])
+                seen = [e for e in appeared.setdefault(f[2], []) if e[1:] == [bus, dev] and abs(e[0] - t) < 1.0]
+                if seen:
+                    seen[0][0] = min(seen[0][0], t)
+                else:
+                    appeared[f[2]].append([t, bus, dev])
+            elif f[0] == "open":
+                opens.setdefault((int(f[2]), int(f[3])), {}).setdefault(k, []).append(int(f[1]) / 1e9)
             cv.notify_all()
+    with cv:
+        errors.append("%s (clock %d) stopped (exit %s)" % (opts.stamp, k, st.wait()))
+        cv.notify_all()
 
 
-threading.Thread(target=uevent_listener, daemon=True).start()
-time.sleep(0.2)
+for k, st in enumerate(stamps):
+    threading.Thread(target=stamp_reader, args=(k, st), daemon=True).start()
+
+
+def opens_since(node, t0):
+    """Each clock's opens of node at or after t0: {stamp index: [t, ...]}."""
+    return {k: [t for t in v if t >= t0] for k, v in opens.get(node, {}).items() if any(t >= t0 for t in v)}
+
+
+def last_open(node, t0):
+    """The time of the last open of node since t0, as the earliest clock to see it had it (only
+    clocks that have seen as many opens as any other count: one that is behind has not seen it)."""
+    per = opens_since(node, t0)
+    most = max(len(v) for v in per.values())
+    return min((v[-1], v) for v in per.values() if len(v) == most)
 
 
 def root_bus():
@@ -120,45 +179,6 @@ def holds(pid, bus, dev):
     return False
 
 
-# ---- who opened which /dev/bus/usb node, when ---------------------------------------------
-# inotify IN_OPEN on every /dev/bus/usb/BBB directory reports each open of a node in it as it
-# happens, without polling (a 0.5 ms /proc poll loop in Python eats a whole vCPU of the TCG
-# guest, and so slows down what it measures). The open is then checked to be the right QEMU's
-# by /proc/PID/fd.
-opens = {}             # (bus, devnum) -> [t_monotonic of each IN_OPEN]
-IN_OPEN = 0x20
-libc = ctypes.CDLL(None, use_errno=True)
-
-
-def open_listener():
-    fd = libc.inotify_init1(0)
-    if fd < 0:
-        sys.exit("inotify_init1 failed: errno %d" % ctypes.get_errno())
-    wd2bus = {}
-    for d in sorted(glob.glob("/dev/bus/usb/[0-9][0-9][0-9]")):
-        wd = libc.inotify_add_watch(fd, d.encode(), IN_OPEN)
-        if wd < 0:
-            sys.exit("inotify_add_watch %s failed: errno %d" % (d, ctypes.get_errno()))
-        wd2bus[wd] = int(os.path.basename(d))
-    while True:
-        buf = os.read(fd, 65536)
-        t = time.monotonic()
-        i = 0
-        while i + 16 <= len(buf):
-            wd, mask, _cookie, ln = struct.unpack_from("iIII", buf, i)
-            name = buf[i + 16:i + 16 + ln].split(b"\0", 1)[0].decode()
-            i += 16 + ln
-            if mask & IN_OPEN and wd in wd2bus and name.isdigit():
-                with cv:
-                    opens.setdefault((wd2bus[wd], int(name)), []).append(t)
-                    cv.notify_all()
-
-
-threading.Thread(target=open_listener, daemon=True).start()
-time.sleep(0.2)
-
-
-errors = []            # a measurement that found the wrong device (threads cannot exit)
 measured = {}          # serial -> [(t0 kernel add uevent, t1 QEMU's open)] of each measured replug
 
 
@@ -174,6 +194,9 @@ def measure(serial, port, since, pid, result):
     sysname = port_sysname(port)
     with cv:
         while True:
+            if errors:
+                result[serial] = None
+                return
             ev = [e for e in appeared.get(sysname, []) if e[0] > since]
             if ev:
                 t0, bus, dev = ev[-1]
@@ -182,19 +205,19 @@ def measure(serial, port, since, pid, result):
                 result[serial] = None
                 return
     end = t0 + opts.wait
-    while time.monotonic() < end:
+    while time.monotonic() < end and not errors:
         with cv:
-            seen = [t for t in opens.get((bus, dev), []) if t >= t0]
-            if not seen:
+            if not opens_since((bus, dev), t0):
                 cv.wait(timeout=max(0, min(0.05, end - time.monotonic())))
                 continue
         # an open happened: is it the right QEMU's? (checked every 20 ms; the time taken is
         # the last open before the check that finds QEMU holding the node: if some other
         # process opened it later, the figure only grows)
         if holds(pid, bus, dev):
+            time.sleep(0.02)  # every clock has reported the add and the open by now
             with cv:
-                ts = [t for t in opens.get((bus, dev), []) if t >= t0]
-            t1 = max(ts)
+                t0 = [e[0] for e in appeared[sysname] if e[1:] == [bus, dev]][-1]
+                t1, ts = last_open((bus, dev), t0)
             try:
                 got = open("/sys/bus/usb/devices/%s/serial" % sysname).read().strip()
             except OSError as e:
@@ -204,6 +227,7 @@ def measure(serial, port, since, pid, result):
                 result[serial] = None
                 return
             result[serial] = (t1 - t0) * 1000.0
+            result["t0 " + serial] = t0
             with cv:
                 measured.setdefault(serial, []).append((t0, t1))
             if opts.verbose:
@@ -233,7 +257,12 @@ def replug_round(targets, off):
         th.join()
     if errors:
         sys.exit("; ".join(errors))
+    if "t0 DONGLE-A" in result and "t0 DONGLE-B" in result:
+        gaps.append((result["t0 DONGLE-B"] - result["t0 DONGLE-A"]) * 1000.0)
     return result
+
+
+gaps = []              # per round: DONGLE-B's add uevent after DONGLE-A's, ms (both plugged at once)
 
 
 def pct(v, p):
@@ -296,6 +325,8 @@ table("onto another port (%d moves: QEMU port 1->6 for hostdev, 2->7 for autosca
       [("hostdev", moved["DONGLE-A"]), ("autoscan", moved["DONGLE-B"])])
 table("back onto the original port (%d moves)" % opts.moves,
       [("hostdev", home["DONGLE-A"]), ("autoscan", home["DONGLE-B"])])
+print("\nDONGLE-B appeared after DONGLE-A (plugged one after the other, at once): min %.1f ms, p50 %.1f ms, max %.1f ms"
+      % (min(gaps) if gaps else float("nan"), pct(gaps, 50), max(gaps) if gaps else float("nan")))
 rss_real = rss_kb(opts.daemon)
 real = opts.replugs + 2 * opts.moves
 print("\ndaemon VmRSS after %d real replugs of its dongle: %d kB" % (real, rss_real))
@@ -318,25 +349,13 @@ if split:
                     (0, "uevent -> device_add sent"), (1, "QEMU's device_add")):
         v = [x[k] for x in split]
         print("  %-28s p50 %7.1f  p99 %7.1f  max %7.1f" % (name, pct(v, 50), pct(v, 99), max(v)))
-    # how long after the measurement saw the kernel's add uevent did the daemon receive it?
-    t0s = sorted(t for port in (DONGLES["dongle-a"][1], DONGLES["dongle-a"][2])
-                 for t, _b, _d in appeared.get(port_sysname(port), []))
-    lag, unmatched = [], 0
-    for x in split:
-        before = [t for t in t0s if x[5] - 2.0 <= t <= x[5] + 0.0005]
-        if before:
-            lag.append((x[5] - before[-1]) * 1000.0)
-        else:
-            unmatched += 1
-    if lag:
-        print("  %-28s p50 %7.1f  p99 %7.1f  max %7.1f%s" % (
-            "kernel uevent -> daemon", pct(lag, 50), pct(lag, 99), max(lag),
-            "  (%d not matched to an uevent the bench saw)" % unmatched if unmatched else ""))
     # each measured replug of DONGLE-A in three parts: kernel uevent -> the daemon has it ->
     # device_add sent -> QEMU opens the node (the same clock: the guest's CLOCK_MONOTONIC)
+    # The daemon can have the uevent before the bench's clocks do (its vCPU ran, theirs stood
+    # still): matched from 50 ms before the clocks' time; that part is then negative, and counted.
     parts = []
     for t0, t1 in measured.get("DONGLE-A", []):
-        x = [x for x in split if t0 - 0.0005 <= x[5] <= t1]
+        x = [x for x in split if t0 - 0.05 <= x[5] <= t1]
         if len(x) == 1:
             sent = x[0][5] + x[0][0] / 1000.0
             parts.append(((x[0][5] - t0) * 1000.0, x[0][0], (t1 - sent) * 1000.0, (t1 - t0) * 1000.0))
@@ -348,6 +367,9 @@ if split:
             print("    %-28s p50 %7.1f  p99 %7.1f  max %7.1f" % (name, pct(v, 50), pct(v, 99), max(v)))
         print("    the 5 slowest (kernel->daemon / daemon / QEMU = total): " + ", ".join(
             "%.1f/%.1f/%.1f=%.1f" % p for p in sorted(parts, key=lambda p: -p[3])[:5]))
+        early = [p[0] for p in parts if p[0] < 0]
+        print("    the daemon had the uevent before the bench's clocks in %d of %d%s" % (
+            len(early), len(parts), " (by up to %.1f ms)" % -min(early) if early else ""))
     reasons = {}
     for x in split:
         reasons[x[4]] = reasons.get(x[4], 0) + 1
