@@ -91,9 +91,9 @@ def vmctl(*args):
 # (inotify IN_OPEN), with the guest's CLOCK_MONOTONIC taken as it wakes. One runs on each vCPU
 # (taskset): under TCG a vCPU can stand still for milliseconds while the host runs something else,
 # and a real-time task there waits too; each event's time is the earliest of them. Everything
-# else of the bench (this script, the control channel) runs at normal priority: a Python thread
-# or a bash vmctl at a real-time priority took a vCPU from the daemon and QEMU at the very
-# moments they were measured. The clock reads nothing of the device: a read of its serial would
+# else of the bench (this script, the control channel) runs at SCHED_IDLE (guest.sh): a Python
+# thread or a bash vmctl at a real-time priority took a vCPU from the daemon and QEMU at the very
+# moments they were measured, and at normal priority they competed with them. The clock reads nothing of the device: a read of its serial would
 # take the device's lock, which QEMU's open() of the node waits for. The serial is checked once
 # QEMU holds the node; the open is checked to be the right QEMU's by /proc/PID/fd.
 appeared = {}          # sysname -> list of [t_monotonic (earliest), bus, devnum]
