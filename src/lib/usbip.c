@@ -1090,6 +1090,13 @@ int usbip_release_claim(const struct claim *c, char **reterr) {
 }
 
 /* ---- recovery ------------------------------------------------------------------------------ */
+bool usbip_registry_has_export_claim(const struct registry *reg) {
+        for (size_t i = 0; reg && i < registry_n_claims(reg); i++)
+                if (streq_ptr(registry_claim_at(reg, i)->domain, USBIP_EXPORT_DOMAIN))
+                        return true;
+        return false;
+}
+
 int usbip_reexport_device(const struct registry *reg, const struct nodedev *dev, char **reterr) {
         const struct claim *c;
         int r;
@@ -1100,10 +1107,7 @@ int usbip_reexport_device(const struct registry *reg, const struct nodedev *dev,
         /* Only a host that exports dongles has an export claim. Without one, the lookup below is
          * skipped: it checks each covering claim's domain is alive by reading its QEMU's
          * /proc/PID/stat, which the watch loop would do on every USB add, before its device_add. */
-        bool any_export = false;
-        for (size_t i = 0; i < registry_n_claims(reg) && !any_export; i++)
-                any_export = streq_ptr(registry_claim_at(reg, i)->domain, USBIP_EXPORT_DOMAIN);
-        if (!any_export)
+        if (!usbip_registry_has_export_claim(reg))
                 return 0;
         c = registry_claim_for_device(reg, dev);
         if (!c || !streq_ptr(c->domain, USBIP_EXPORT_DOMAIN))

@@ -177,6 +177,8 @@ struct registry;
  * (same identity) and it is not bound to usbip-host, export it again. 1 when done, 0 when not
  * ours, negative errno with a message. Devices on vhci_hcd (imports) are never exported. */
 int usbip_reexport_device(const struct registry *reg, const struct nodedev *dev, char **reterr);
+/* Is this a dongle host: has the registry a claim of USBIP_EXPORT_DOMAIN? (No /proc reads.) */
+bool usbip_registry_has_export_claim(const struct registry *reg);
 /* VM host: for each USB claim with <remote> in its selector (of `domain`, or all when NULL)
  * whose import is gone (dongle replugged on the dongle host, its USB/IP side restarted, a
  * network outage), import it again; bounded backoff per claim (1 s doubling up to 15 s).

@@ -1216,10 +1216,7 @@ static bool serial_wanted(struct watch *w, const struct usb_uevent *ev) {
                         continue;
                 return true;
         }
-        for (size_t i = 0; w->reg && i < registry_n_claims(w->reg); i++)
-                if (streq_ptr(registry_claim_at(w->reg, i)->domain, USBIP_EXPORT_DOMAIN))
-                        return true;
-        return false;
+        return usbip_registry_has_export_claim(w->reg);
 }
 
 /* The device of a uevent, read from sysfs in full as the loop reads devices (WATCH_USB_READ). */
