@@ -115,14 +115,14 @@ def stamp_reader(k, st):
         f = line.split()
         with cv:
             if f[0] == "add":
-                t, bus, dev = int(f[1]) / 1e9, int(f[3]), int(f[4])
+                t, bus, dev = int(f[1]) / 1e6, int(f[3]), int(f[4])
                 seen = [e for e in appeared.setdefault(f[2], []) if e[1:] == [bus, dev] and abs(e[0] - t) < 1.0]
                 if seen:
                     seen[0][0] = min(seen[0][0], t)
                 else:
                     appeared[f[2]].append([t, bus, dev])
             elif f[0] == "open":
-                opens.setdefault((int(f[2]), int(f[3])), {}).setdefault(k, []).append(int(f[1]) / 1e9)
+                opens.setdefault((int(f[2]), int(f[3])), {}).setdefault(k, []).append(int(f[1]) / 1e6)
             cv.notify_all()
     with cv:
         errors.append("%s (clock %d) stopped (exit %s)" % (opts.stamp, k, st.wait()))

@@ -1,46 +1,31 @@
 /* bench-replug-stamp: the replug benchmark's clock (bench/replug/measure.py runs it at a
  * real-time priority). It prints, as they happen, on the guest's CLOCK_MONOTONIC:
  *
- *   add NSEC SYSNAME BUSNUM DEVNUM   a kernel "add" uevent of a USB device (not an interface)
- *   open NSEC BUSNUM DEVNUM          an open of /dev/bus/usb/BBB/DDD (inotify IN_OPEN)
+ *   add USEC SYSNAME BUSNUM DEVNUM   a kernel "add" uevent of a USB device (not an interface)
+ *   open USEC BUSNUM DEVNUM          an open of /dev/bus/usb/BBB/DDD (inotify IN_OPEN)
  *
  * after one "ready" line once both are watched. It reads nothing of a device (a read of its
  * serial would take the device's lock, which QEMU's open() waits for) and does nothing else,
  * so that it costs the guest almost no CPU at the moments it measures: the bench's own work
- * (Python, the control channel) runs at normal priority and cannot delay what it measures.
- * The time is taken once per wakeup, before anything is parsed. */
+ * (Python, the control channel) runs at SCHED_IDLE and cannot delay what it measures.
+ * The time is taken once per wakeup, before anything is parsed. The uevents come through the
+ * watch daemon's own kernel monitor (uevent.h), so the bench sees them as the daemon does. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <libudev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "macro.h"
+#include "uevent.h"
+#include "util.h"
 
 #define USB_DEV_DIR "/dev/bus/usb"
 #define MAX_BUSES 64
-
-static uint64_t now_nsec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-static void udev_monitor_unrefp(struct udev_monitor **m) {
-        if (*m)
-                udev_monitor_unref(*m);
-}
-
-static void udev_unrefp(struct udev **u) {
-        if (*u)
-                udev_unref(*u);
-}
 
 static int fail(const char *what, int r) {
         fprintf(stderr, "bench-replug-stamp: %s: %s\n", what, strerror(r < 0 ? -r : r));
@@ -48,15 +33,13 @@ static int fail(const char *what, int r) {
 }
 
 /* every kernel uevent waiting on the monitor: print the USB devices' adds */
-static void drain_uevents(struct udev_monitor *mon, uint64_t t) {
-        struct udev_device *d;
-        while ((d = udev_monitor_receive_device(mon))) {
-                const char *action = udev_device_get_action(d), *type = udev_device_get_devtype(d);
-                const char *bus = udev_device_get_property_value(d, "BUSNUM");
-                const char *dev = udev_device_get_property_value(d, "DEVNUM");
-                if (action && streq(action, "add") && type && streq(type, "usb_device") && bus && dev)
-                        printf("add %" PRIu64 " %s %d %d\n", t, udev_device_get_sysname(d), atoi(bus), atoi(dev));
-                udev_device_unref(d);
+static void drain_uevents(struct uevent_monitor *mon, uint64_t t) {
+        for (;;) {
+                _cleanup_(usb_uevent_freep) struct usb_uevent *ev = NULL;
+                if (uevent_monitor_receive(mon, &ev) <= 0)
+                        return;
+                if (ev->action == UEVENT_ADD && ev->sysname && ev->bus && ev->devnum)
+                        printf("add %" PRIu64 " %s %u %u\n", t, ev->sysname, ev->bus, ev->devnum);
         }
 }
 
@@ -81,19 +64,14 @@ static void drain_opens(int fd, const int *wd_bus, int n_wd, uint64_t t) {
 }
 
 int main(void) {
-        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
-        if (!udev)
-                return fail("udev_new", ENOMEM);
         /* the kernel's own messages, not udevd's: the moment the device appears */
-        _cleanup_(udev_monitor_unrefp) struct udev_monitor *mon = udev_monitor_new_from_netlink(udev, "kernel");
-        if (!mon)
-                return fail("udev_monitor_new_from_netlink(kernel)", errno ? errno : EINVAL);
-        int r = udev_monitor_set_receive_buffer_size(mon, 8 << 20);
-        if (r < 0)
-                return fail("udev_monitor_set_receive_buffer_size", r);
-        r = udev_monitor_enable_receiving(mon);
-        if (r < 0)
-                return fail("udev_monitor_enable_receiving", r);
+        _cleanup_(uevent_monitor_freep) struct uevent_monitor *mon = NULL;
+        _cleanup_free_ char *err = NULL;
+        int r = uevent_monitor_new_source(&mon, UEVENT_SOURCE_KERNEL, &err);
+        if (r < 0) {
+                fprintf(stderr, "bench-replug-stamp: %s\n", err ? err : strerror(-r));
+                return EXIT_FAILURE;
+        }
 
         _cleanup_close_ int ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (ino < 0)
@@ -128,7 +106,7 @@ int main(void) {
                 return fail("epoll_create1", errno);
         struct epoll_event ev_mon = { .events = EPOLLIN, .data.u32 = 0 };
         struct epoll_event ev_ino = { .events = EPOLLIN, .data.u32 = 1 };
-        if (epoll_ctl(ep, EPOLL_CTL_ADD, udev_monitor_get_fd(mon), &ev_mon) < 0 ||
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, uevent_monitor_get_fd(mon), &ev_mon) < 0 ||
             epoll_ctl(ep, EPOLL_CTL_ADD, ino, &ev_ino) < 0)
                 return fail("epoll_ctl", errno);
 
@@ -137,7 +115,7 @@ int main(void) {
         for (;;) {
                 struct epoll_event evs[2];
                 int n = epoll_wait(ep, evs, ELEMENTSOF(evs), -1);
-                uint64_t t = now_nsec();
+                uint64_t t = now_usec();
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
