@@ -15,13 +15,15 @@ export HOSTDEV_SYSFS_ROOT=$T/sys HOSTDEV_STATE_DIR=$T/state
 USB1=/devices/pci0000:00/0000:00:04.0/usb1
 
 cat >"$T/fakeqemu.py" <<'PY'
-import json, os, socket, sys
+import json, os, socket, sys, time
 path, log = sys.argv[1], open(sys.argv[2], "a", buffering=1)
 srv = socket.socket(socket.AF_UNIX); srv.bind(path); srv.listen(4)
 devs = {}  # qdev id -> properties
 while True:
     c, _ = srv.accept()
     f, wf = c.makefile("r"), c.makefile("w")  # one text file for both would drop read-ahead on write
+    while os.path.exists(path + ".hold"):  # a QEMU slow to greet: the test holds it
+        time.sleep(0.02)
     def send(m):
         wf.write(json.dumps(m) + "\r\n"); wf.flush()
     send({"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}})
@@ -69,6 +71,9 @@ grep -q '^device_add .*"id": "hostdev0"' "$T/qemu.log" || fail "attach-device di
 : >"$T/qemu.log"
 
 mkfifo "$T/inject"
+# The first unplug comes while the daemon's first QMP connection is being made: the fake QEMU
+# holds its greeting until the unplug has been seen.
+: >"$T/vm-b.qmp.hold"
 HOSTDEV_WATCH_INJECT=$T/inject HOSTDEV_WATCH_READY=$T/ready "$HOSTDEV_BIN" watch --verbose 2>"$T/watch.err" &
 WD=$!
 for _ in $(seq 100); do [ -e "$T/ready" ] && break; sleep 0.1; done
@@ -77,13 +82,30 @@ exec 9>"$T/inject"
 ev() { # ev ACTION SYSPATH DEVNUM
         echo "ACTION=$1 DEVPATH=$USB1/$2 SUBSYSTEM=usb DEVTYPE=usb_device BUSNUM=1 DEVNUM=$3 PRODUCT=46f4/1/100" >&9
 }
+# As the kernel does, a device leaves sysfs before its "remove" and is there before its "add".
+mkdir -p "$T/off/dev" "$T/off/links"
+unplug() { # unplug PORT DEVNUM
+        mv "$T/sys$USB1/$1" "$T/off/dev/"
+        mv "$T/sys/bus/usb/devices/$1" "$T/sys/bus/usb/devices/$1":* "$T/off/links/"
+        ev remove "$1" "$2"
+}
+plug() { # plug PORT DEVNUM
+        mv "$T/off/dev/$1" "$T/sys$USB1/"
+        mv "$T/off/links/$1" "$T/off/links/$1":* "$T/sys/bus/usb/devices/"
+        echo "$2" >"$T/sys$USB1/$1/devnum"
+        ev add "$1" "$2"
+}
 wait_log() { # wait_log FILE PATTERN
         for _ in $(seq 100); do grep -qE -- "$2" "$1" && return 0; sleep 0.1; done
         fail "no /$2/ in $1: $(cat "$1"); daemon: $(cat "$T/watch.err")"
 }
 
-# unplug: the daemon removes the stale usb-host; the claim stays, unplugged
-ev remove 1-2 3
+# unplug before the daemon is connected (it has not reconciled yet): once connected, it removes
+# the stale usb-host; the claim stays, unplugged
+unplug 1-2 3
+wait_log "$T/watch.err" 'unplugged usb_1_2 \(46f4:0001 serial DONGLE-B\) from vm-b \(device_del hostdev0 when connected\)'
+[ ! -s "$T/qemu.log" ] || fail "the fake QEMU answered while held: $(cat "$T/qemu.log")"
+rm "$T/vm-b.qmp.hold"
 wait_log "$T/qemu.log" '^device_del hostdev0$'
 wait_log "$T/watch.err" 'unplugged usb_1_2 \(46f4:0001 serial DONGLE-B\) (from|of) vm-b'
 for _ in $(seq 50); do
@@ -93,8 +115,7 @@ done
 expect_match '"unplugged"' "$OUT" "status after the unplug"
 
 # replug with a new device number: back into vm-b with the same qdev id
-echo 9 >"$T/sys$USB1/1-2/devnum"
-ev add 1-2 9
+plug 1-2 9
 wait_log "$T/qemu.log" '^device_add .*"hostdevice": "[^"]*/bus/usb/001/009".*"id": "hostdev0"'
 wait_log "$T/watch.err" '^re-attached usb_1_2 \(46f4:0001 serial DONGLE-B\) to vm-b in [0-9.]+ ms$'
 for _ in $(seq 50); do
@@ -107,17 +128,16 @@ expect_match '"attached"' "$OUT" "status after the replug"
 # replug, remove and add back to back
 sleep 1.2
 : >"$T/qemu.log"
-ev remove 1-2 9
-echo 12 >"$T/sys$USB1/1-2/devnum"
-ev add 1-2 12
+unplug 1-2 9
+plug 1-2 12
 wait_log "$T/qemu.log" '^device_add .*"hostdevice": "[^"]*/bus/usb/001/012".*"id": "hostdev0"'
 [ "$(head -1 "$T/qemu.log")" = "device_del hostdev0" ] || fail "not device_del first: $(cat "$T/qemu.log")"
 [ "$(wc -l <"$T/qemu.log")" = 2 ] || fail "more than one del+add: $(cat "$T/qemu.log")"
 
 # an unclaimed dongle (DONGLE-A) coming and going: nothing happens
 : >"$T/qemu.log"
-ev remove 1-1 2
-ev add 1-1 2
+unplug 1-1 2
+plug 1-1 2
 sleep 1
 [ ! -s "$T/qemu.log" ] || fail "the daemon touched a VM for an unclaimed dongle: $(cat "$T/qemu.log")"
 
