@@ -95,19 +95,15 @@ for _ in $(seq 100); do
 done
 echo "autoscan QEMU holds DONGLE-B at start: $held"
 qmp "$W/a.qmp" human-monitor-command '{"command-line": "info usb"}' || true
-# The instrument's clock (bench-replug-stamp, stamp.c; one on each vCPU, each event's time the
-# earliest of theirs) runs at a real-time priority and does nothing but take its two timestamps
-# (the kernel's add uevent, the IN_OPEN of the node) as the events happen, not when a busy vCPU
-# gets round to it. The rest of the instrument (Python: the control channel, the bookkeeping, the
-# checks of /proc/PID/fd) runs at SCHED_IDLE, so that it never takes a vCPU from the daemon or a
-# QEMU while they are measured. In the runs before session 7 all of the instrument ran at a
-# real-time priority; at normal priority (one run in session 7) its bookkeeping competed with
-# them. Both sides alike.
-stamp=$VM_BUILD/bench/bench-replug-stamp
-[ -x "$stamp" ] || fail "no $stamp: build first (meson compile -C build)"
+# The instrument's clock is the guest kernel's tracer (kprobes, measure.py "the clock"): nothing
+# of the bench wakes up while a replug is measured. The rest of it (Python: the control channel,
+# reading the trace, the checks of /proc/PID/fd) runs at SCHED_IDLE, so that it never takes a
+# vCPU from the daemon or a QEMU. Both sides alike.
+mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing ||
+        fail "cannot mount tracefs on /sys/kernel/tracing"
 chrt -i 0 python3 "$VM_SRC/bench/replug/measure.py" --replugs "${BENCH_REPLUGS:-50}" --moves "${BENCH_MOVES:-20}" \
         --synthetic "${BENCH_SYNTHETIC:-1000}" ${BENCH_VERBOSE:+--verbose} --hostdev-qemu "$QH" --autoscan-qemu "$QA" \
-        --stamp "$stamp" --daemon "$WD" --daemon-log "$W/watch.log" --fifo "$W/inject" | tee "$VM_OUT/bench-replug.txt"
+        --daemon "$WD" --daemon-log "$W/watch.log" --fifo "$W/inject" | tee "$VM_OUT/bench-replug.txt"
 rc=${PIPESTATUS[0]}
 echo "--- the guest's usb-storage during the run: $(($(ignored) - ignored0)) probes of a stand-in ignored," \
         "$(($(disks) - disks0)) SCSI disks attached (BENCH_HOST_DRIVER=$host_driver)"

@@ -7,9 +7,10 @@ Two identical dongles are replugged with the same pattern at the same time:
   - "autoscan": DONGLE-B, held by an inner QEMU's own usb-host autoscan
                 (-device usb-host,hostbus=B,hostport=P).
 Per replug and per dongle it measures the time from the device's appearance in the guest
-kernel (the kernel's "add" uevent, CLOCK_MONOTONIC, taken by bench-replug-stamp as it arrives)
-to the QEMU that should hold it opening the device's /dev/bus/usb/BBB/DDD node (the time of the
-inotify IN_OPEN event of that node, confirmed by the node in /proc/PID/fd). Off-times are spread over 0.1-3 s (fixed seed).
+kernel (its "add" uevent) to the QEMU that should hold it having opened the device's
+/dev/bus/usb/BBB/DDD node (the return of the kernel's usbdev_open(), confirmed by the node in
+/proc/PID/fd), both taken by the guest kernel's tracer on CLOCK_MONOTONIC (see "the clock").
+Off-times are spread over 0.1-3 s (fixed seed).
 
 Then the synthetic load: remove+add uevent pairs for DONGLE-A written into the daemon's
 injection FIFO (HOSTDEV_WATCH_INJECT): each goes through the daemon's uevent code path and
@@ -24,7 +25,6 @@ import os
 import random
 import re
 import select
-import subprocess
 import sys
 import threading
 import time
@@ -38,7 +38,6 @@ ap.add_argument("--autoscan-qemu", type=int, required=True)
 ap.add_argument("--daemon", type=int, required=True)
 ap.add_argument("--daemon-log", required=True)
 ap.add_argument("--fifo", required=True)
-ap.add_argument("--stamp", required=True, help="the bench-replug-stamp executable (stamp.c)")
 ap.add_argument("--wait", type=float, default=5.0, help="seconds to wait for a dongle to be held")
 ap.add_argument("--verbose", action="store_true", help="every open of each node, and when it was seen held")
 opts = ap.parse_args()
@@ -85,65 +84,147 @@ def vmctl(*args):
             os.close(fd)
 
 
-# ---- the clock: when did each dongle appear, and who opened which node when? ----------------
-# bench-replug-stamp (stamp.c), at a real-time priority, prints each kernel "add" uevent of a USB
-# device (its port's sysfs name, "2-1", bus, devnum) and each open of a /dev/bus/usb/BBB/DDD node
-# (inotify IN_OPEN), with the guest's CLOCK_MONOTONIC taken as it wakes. One runs on each vCPU
-# (taskset): under TCG a vCPU can stand still for milliseconds while the host runs something else,
-# and a real-time task there waits too; each event's time is the earliest of them. Everything
-# else of the bench (this script, the control channel) runs at SCHED_IDLE (guest.sh): a Python
-# thread or a bash vmctl at a real-time priority took a vCPU from the daemon and QEMU at the very
-# moments they were measured, and at normal priority they competed with them. The clock reads nothing of the device: a read of its serial would
-# take the device's lock, which QEMU's open() of the node waits for. The serial is checked once
-# QEMU holds the node; the open is checked to be the right QEMU's by /proc/PID/fd.
-appeared = {}          # sysname -> list of [t_monotonic (earliest), bus, devnum]
-opens = {}             # (bus, devnum) -> {stamp index: [t_monotonic of each IN_OPEN]}
+# ---- the clock: when did each dongle appear, and when did its QEMU hold its node? -------------
+# The guest kernel's own tracer takes the times, so that no process of the bench has to wake up
+# while a replug is measured: a kprobe on usb_dev_uevent() (the kernel fills in a USB device's
+# uevent: with "ACTION=add", the moment the device appears; the daemon's netlink socket and udevd
+# get the message after this) and one on the return of usbdev_open() (an open of a
+# /dev/bus/usb/BBB/DDD node has succeeded: the opener holds it), recorded on the guest's
+# CLOCK_MONOTONIC (trace_clock "mono") in a trace instance of
+# the bench's own. This script reads the records at SCHED_IDLE (guest.sh), so only when a vCPU
+# has nothing else to do, and checks each measured open against the QEMU's /proc/PID/fd and the
+# device's serial.
+# Until session 8 the clock was a C program at a real-time priority on each vCPU, woken by each
+# uevent and each open: it took the vCPUs from the daemon and the QEMUs at the very moments it
+# measured them.
+# The names come out of kernel structures at the offsets of Debian's 6.1 kernel (struct device ->
+# kobj.name; struct kobj_uevent_env's first variable; struct file -> f_path.dentry -> d_name.name
+# and d_parent): check_clock() proves them on the running kernel before anything is measured, and
+# the bench stops if they are wrong. (kobject_uevent_env() itself cannot be probed there.)
+TRACEFS = "/sys/kernel/tracing"
+INST = TRACEFS + "/instances/hostdev-replug"
+PROBES = [
+    "p:replug/uevent usb_dev_uevent name=+0(+0(%di)):string action=+0(+24(%si)):string",
+    "p:replug/usbopen usbdev_open dev=+0(+40(+24(%si))):string bus=+0(+40(+24(+24(%si)))):string",
+    "r:replug/usbopened usbdev_open ret=$retval:s32",
+]
+appeared = {}          # sysname -> [t_monotonic of each "add" uevent]
+opens = {}             # (bus, devnum) -> [(t_monotonic, tid) of each successful open]
 errors = []            # a measurement that found the wrong device, or a dead clock (threads cannot exit)
 cv = threading.Condition()
-stamps = []
-for cpu in sorted(os.sched_getaffinity(0)):
-    st = subprocess.Popen(["taskset", "-c", str(cpu), "chrt", "-f", "10", opts.stamp], stdout=subprocess.PIPE,
-                          text=True)
-    atexit.register(st.kill)
-    if st.stdout.readline().strip() != "ready":
-        sys.exit("%s on CPU %d did not start (exit %s)" % (opts.stamp, cpu, st.wait()))
-    stamps.append(st)
+probe_seen = []        # what check_clock() looks for: ("uevent", name, "ACTION=change"), ("open", tid, bus, dev)
 
 
-def stamp_reader(k, st):
-    for line in st.stdout:
-        f = line.split()
-        with cv:
-            if f[0] == "add":
-                t, bus, dev = int(f[1]) / 1e6, int(f[3]), int(f[4])
-                seen = [e for e in appeared.setdefault(f[2], []) if e[1:] == [bus, dev] and abs(e[0] - t) < 1.0]
-                if seen:
-                    seen[0][0] = min(seen[0][0], t)
-                else:
-                    appeared[f[2]].append([t, bus, dev])
-            elif f[0] == "open":
-                opens.setdefault((int(f[2]), int(f[3])), {}).setdefault(k, []).append(int(f[1]) / 1e6)
-            cv.notify_all()
+def tracefs_write(path, text, append=False):
+    # os.open: Python's append mode seeks to the end, which kprobe_events refuses (EINVAL)
+    fd = os.open(path, os.O_WRONLY | (os.O_APPEND if append else os.O_TRUNC))
+    try:
+        os.write(fd, (text + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+def clock_stop():
+    for path, text in ((INST + "/tracing_on", "0"), (INST + "/events/replug/enable", "0")):
+        try:
+            tracefs_write(path, text)
+        except OSError:
+            pass
+    try:
+        os.rmdir(INST)
+    except OSError:
+        pass
+    for p in PROBES:
+        try:
+            tracefs_write(TRACEFS + "/kprobe_events", "-:" + p.split()[0].split(":", 1)[1], append=True)
+        except OSError:
+            pass
+
+
+def clock_start():
+    if not os.path.exists(TRACEFS + "/kprobe_events"):
+        sys.exit("no %s/kprobe_events: tracefs not mounted (guest.sh mounts it), or a kernel without "
+                 "CONFIG_KPROBE_EVENTS" % TRACEFS)
+    clock_stop()  # what a killed run left behind
+    atexit.register(clock_stop)
+    for p in PROBES:
+        try:
+            tracefs_write(TRACEFS + "/kprobe_events", p, append=True)
+        except OSError as e:
+            try:
+                log = "".join(open(TRACEFS + "/error_log").readlines()[-3:])
+            except OSError:
+                log = ""
+            sys.exit("cannot add the kprobe '%s': %s\n%s" % (p, e, log))
+    os.mkdir(INST)
+    tracefs_write(INST + "/trace_clock", "mono")
+    tracefs_write(INST + "/buffer_size_kb", "1024")
+    tracefs_write(INST + "/events/replug/uevent/filter", 'action == "ACTION=add" || action == "ACTION=change"')
+    tracefs_write(INST + "/events/replug/enable", "1")
+    tracefs_write(INST + "/tracing_on", "1")
+
+
+# "  qemu-system-x86-372  [001] d....  123.456789: usbopened: (chrdev_open+0x9f/0x1f0 <- usbdev_open) ret=0"
+LINE = re.compile(r"^\s*(.*)-(\d+)\s+\[\d+\]\s+(?:\S+\s+)?(\d+\.\d+): (\w+): \(.*?\)(.*)$")
+ARG = re.compile(r'(\w+)=("[^"]*"|\S+)')
+
+
+def clock_reader():
+    pending = {}  # tid -> (bus, dev) of its usbdev_open under way
+    try:
+        with open(INST + "/trace_pipe") as f:
+            for line in f:
+                m = LINE.match(line)
+                if not m:
+                    continue
+                tid, t, ev = int(m.group(2)), float(m.group(3)), m.group(4)
+                a = {k: v.strip('"') for k, v in ARG.findall(m.group(5))}
+                with cv:
+                    if ev == "uevent":
+                        if a.get("action") == "ACTION=add":
+                            appeared.setdefault(a.get("name"), []).append(t)
+                        else:
+                            probe_seen.append(("uevent", a.get("name"), a.get("action")))
+                    elif ev == "usbopen":
+                        try:
+                            pending[tid] = (int(a["bus"], 10), int(a["dev"], 10))
+                        except (KeyError, ValueError):
+                            pending[tid] = None
+                            probe_seen.append(("unreadable open", tid, a))
+                    elif ev == "usbopened":
+                        node = pending.pop(tid, None)
+                        if node and int(a.get("ret", -1)) == 0:
+                            opens.setdefault(node, []).append((t, tid))
+                            probe_seen.append(("open", tid) + node)
+                    cv.notify_all()
+        what = "the trace reader stopped"
+    except OSError as e:
+        what = "the trace reader: %s" % e
     with cv:
-        errors.append("%s (clock %d) stopped (exit %s)" % (opts.stamp, k, st.wait()))
+        errors.append(what)
         cv.notify_all()
 
 
-for k, st in enumerate(stamps):
-    threading.Thread(target=stamp_reader, args=(k, st), daemon=True).start()
+def check_clock(bus):
+    """Before measuring: the probes name what they should on this kernel (an open of the root
+    hub's node by this thread, a "change" uevent of the root hub)."""
+    os.close(os.open("/dev/bus/usb/%03d/001" % bus, os.O_RDONLY))
+    tracefs_write("/sys/bus/usb/devices/usb%d/uevent" % bus, "change")
+    want = [("open", threading.get_native_id(), bus, 1), ("uevent", "usb%d" % bus, "ACTION=change")]
+    deadline = time.monotonic() + 10
+    with cv:
+        while not all(w in probe_seen for w in want) and not errors:
+            if not cv.wait(timeout=max(0, deadline - time.monotonic())):
+                break
+        if not all(w in probe_seen for w in want):
+            sys.exit("the kernel clock does not record what it should on kernel %s: wanted %s, saw %s%s" %
+                     (os.uname().release, want, probe_seen[:10], "; " + "; ".join(errors) if errors else ""))
+        del probe_seen[:]
 
 
-def opens_since(node, t0):
-    """Each clock's opens of node at or after t0: {stamp index: [t, ...]}."""
-    return {k: [t for t in v if t >= t0] for k, v in opens.get(node, {}).items() if any(t >= t0 for t in v)}
-
-
-def last_open(node, t0):
-    """The time of the last open of node since t0, as the earliest clock to see it had it (only
-    clocks that have seen as many opens as any other count: one that is behind has not seen it)."""
-    per = opens_since(node, t0)
-    most = max(len(v) for v in per.values())
-    return min((v[-1], v) for v in per.values() if len(v) == most)
+def opens_by(node, pid, t0):
+    """The times of the successful opens of node by a thread of process pid, at or after t0."""
+    return [t for t, tid in opens.get(node, []) if t >= t0 and os.path.exists("/proc/%d/task/%d" % (pid, tid))]
 
 
 def root_bus():
@@ -166,6 +247,9 @@ def root_bus():
 
 
 ROOT_BUS = root_bus()
+clock_start()
+threading.Thread(target=clock_reader, daemon=True).start()
+check_clock(int(ROOT_BUS))
 
 
 def holds(pid, bus, dev):
@@ -188,8 +272,8 @@ def port_sysname(port):
 
 
 def measure(serial, port, since, pid, result):
-    """Wait for a device's next appearance on `port` after `since`, then for pid to open its
-    node; then check that it is the dongle with this serial."""
+    """Wait for a device's next appearance on `port` after `since`, then for pid to open a
+    /dev/bus/usb node; then check that pid holds it and that it is that device, with this serial."""
     deadline = time.monotonic() + 15
     sysname = port_sysname(port)
     with cv:
@@ -197,9 +281,9 @@ def measure(serial, port, since, pid, result):
             if errors:
                 result[serial] = None
                 return
-            ev = [e for e in appeared.get(sysname, []) if e[0] > since]
+            ev = [t for t in appeared.get(sysname, []) if t > since]
             if ev:
-                t0, bus, dev = ev[-1]
+                t0 = ev[0]
                 break
             if not cv.wait(timeout=max(0, deadline - time.monotonic())):
                 result[serial] = None
@@ -207,25 +291,29 @@ def measure(serial, port, since, pid, result):
     end = t0 + opts.wait
     while time.monotonic() < end and not errors:
         with cv:
-            if not opens_since((bus, dev), t0):
+            nodes = [n for n in list(opens) if opens_by(n, pid, t0)]
+            if not nodes:
                 cv.wait(timeout=max(0, min(0.05, end - time.monotonic())))
                 continue
-        # an open happened: is it the right QEMU's? (checked every 20 ms; the time taken is
-        # the last open before the check that finds QEMU holding the node: if some other
-        # process opened it later, the figure only grows)
-        if holds(pid, bus, dev):
-            time.sleep(0.02)  # every clock has reported the add and the open by now
+        # QEMU opened a node since the add: does it hold it now, and is it this device? (checked
+        # every 20 ms; the time taken is that of its last open of the node before the check
+        # that finds it held: if it opened it again, the figure only grows)
+        node = nodes[-1]
+        if holds(pid, *node):
+            time.sleep(0.02)  # the trace records up to the check have been read by now
             with cv:
-                t0 = [e[0] for e in appeared[sysname] if e[1:] == [bus, dev]][-1]
-                t1, ts = last_open((bus, dev), t0)
+                ts = opens_by(node, pid, t0)
             try:
+                here = tuple(int(open("/sys/bus/usb/devices/%s/%s" % (sysname, a)).read()) for a in ("busnum", "devnum"))
                 got = open("/sys/bus/usb/devices/%s/serial" % sysname).read().strip()
-            except OSError as e:
-                got = "unreadable (%s)" % e
-            if got != serial:
-                errors.append("%s (QEMU port %s): the device there is %s, not %s" % (sysname, port, got, serial))
+            except (OSError, ValueError) as e:
+                here, got = None, "unreadable (%s)" % e
+            if here != node or got != serial:
+                errors.append("%s (QEMU port %s): QEMU %d holds %s, the device there is %s with serial %s, not %s" %
+                              (sysname, port, pid, node, here, got, serial))
                 result[serial] = None
                 return
+            t1 = ts[-1]
             result[serial] = (t1 - t0) * 1000.0
             result["t0 " + serial] = t0
             with cv:
@@ -351,8 +439,8 @@ if split:
         print("  %-28s p50 %7.1f  p99 %7.1f  max %7.1f" % (name, pct(v, 50), pct(v, 99), max(v)))
     # each measured replug of DONGLE-A in three parts: kernel uevent -> the daemon has it ->
     # device_add sent -> QEMU opens the node (the same clock: the guest's CLOCK_MONOTONIC)
-    # The daemon can have the uevent before the bench's clocks do (its vCPU ran, theirs stood
-    # still): matched from 50 ms before the clocks' time; that part is then negative, and counted.
+    # The daemon cannot have the uevent before the clock (its probe fires before the message is
+    # sent): matched from 50 ms before the clock's time all the same, and counted, as a check.
     parts = []
     for t0, t1 in measured.get("DONGLE-A", []):
         x = [x for x in split if t0 - 0.05 <= x[5] <= t1]
@@ -368,7 +456,7 @@ if split:
         print("    the 5 slowest (kernel->daemon / daemon / QEMU = total): " + ", ".join(
             "%.1f/%.1f/%.1f=%.1f" % p for p in sorted(parts, key=lambda p: -p[3])[:5]))
         early = [p[0] for p in parts if p[0] < 0]
-        print("    the daemon had the uevent before the bench's clocks in %d of %d%s" % (
+        print("    the daemon had the uevent before the bench's clock in %d of %d%s" % (
             len(early), len(parts), " (by up to %.1f ms)" % -min(early) if early else ""))
     reasons = {}
     for x in split:
