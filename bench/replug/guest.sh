@@ -54,6 +54,8 @@ bport=${bport#*-}
 # TCG in this TCG guest cost each inner QEMU 9-10% of a vCPU; with this firmware, ~3%.
 python3 -c 'import sys; b = bytearray(65536); b[0xfff0:0xfff4] = b"\xfa\xf4\xeb\xfd"; sys.stdout.buffer.write(b)' >"$W/halt.bin"
 INNER_QEMU+=(-bios "$W/halt.bin")
+# thread names (the bench's scheduler trace finds QEMU's monitor I/O thread by its name)
+INNER_QEMU+=(-name debug-threads=on)
 mkfifo "$W/inject"
 # The daemon runs as its systemd unit runs it: at the unit's CPUSchedulingPolicy= and
 # CPUSchedulingPriority= (BENCH_DAEMON_SCHED=other|fifo:N|rr:N overrides) and Nice=

@@ -110,6 +110,7 @@ PROBES = [
 ]
 appeared = {}          # sysname -> [t_monotonic of each "add" uevent]
 opens = {}             # (bus, devnum) -> [(t_monotonic, tid) of each successful open]
+woken, ran = {}, {}    # pid -> [t_monotonic of each wakeup / of each time it got a vCPU]
 errors = []            # a measurement that found the wrong device, or a dead clock (threads cannot exit)
 cv = threading.Condition()
 probe_seen = []        # what check_clock() looks for: ("uevent", name, "ACTION=change"), ("open", tid, bus, dev)
@@ -141,6 +142,20 @@ def clock_stop():
             pass
 
 
+def mon_iothread(pid):
+    """QEMU's monitor I/O thread: it reads and parses QMP, then has the main thread run it."""
+    for task in glob.glob("/proc/%d/task/*" % pid):
+        try:
+            if "mon_iothread" in open(task + "/comm").read():
+                return (int(os.path.basename(task)),)
+        except OSError:
+            pass
+    return ()
+
+
+MON_IOTHREAD = mon_iothread(opts.hostdev_qemu)
+
+
 def clock_start():
     if not os.path.exists(TRACEFS + "/kprobe_events"):
         sys.exit("no %s/kprobe_events: tracefs not mounted (guest.sh mounts it), or a kernel without "
@@ -161,11 +176,18 @@ def clock_start():
     tracefs_write(INST + "/buffer_size_kb", "1024")
     tracefs_write(INST + "/events/replug/uevent/filter", 'action == "ACTION=add" || action == "ACTION=change"')
     tracefs_write(INST + "/events/replug/enable", "1")
+    # where the time of a slow replug went: when the daemon and the hostdev side's QEMU (its main
+    # thread: QMP and device_add run there) were woken, and when they got a vCPU
+    who = (opts.daemon, opts.hostdev_qemu) + MON_IOTHREAD
+    tracefs_write(INST + "/events/sched/sched_wakeup/filter", " || ".join("pid == %d" % p for p in who))
+    tracefs_write(INST + "/events/sched/sched_switch/filter", " || ".join("next_pid == %d" % p for p in who))
+    tracefs_write(INST + "/events/sched/sched_wakeup/enable", "1")
+    tracefs_write(INST + "/events/sched/sched_switch/enable", "1")
     tracefs_write(INST + "/tracing_on", "1")
 
 
 # "  qemu-system-x86-372  [001] d....  123.456789: usbopened: (chrdev_open+0x9f/0x1f0 <- usbdev_open) ret=0"
-LINE = re.compile(r"^\s*(.*)-(\d+)\s+\[\d+\]\s+(?:\S+\s+)?(\d+\.\d+): (\w+): \(.*?\)(.*)$")
+LINE = re.compile(r"^\s*(.*)-(\d+)\s+\[\d+\]\s+(?:\S+\s+)?(\d+\.\d+): (\w+): (?:\(.*?\))?(.*)$")
 ARG = re.compile(r'(\w+)=("[^"]*"|\S+)')
 
 
@@ -191,6 +213,10 @@ def clock_reader():
                         except (KeyError, ValueError):
                             pending[tid] = None
                             probe_seen.append(("unreadable open", tid, a))
+                    elif ev == "sched_wakeup":
+                        woken.setdefault(int(a.get("pid", -1)), []).append(t)
+                    elif ev == "sched_switch":
+                        ran.setdefault(int(a.get("next_pid", -1)), []).append(t)
                     elif ev == "usbopened":
                         node = pending.pop(tid, None)
                         if node and int(a.get("ret", -1)) == 0:
@@ -455,6 +481,52 @@ if split:
             print("    %-28s p50 %7.1f  p99 %7.1f  max %7.1f" % (name, pct(v, 50), pct(v, 99), max(v)))
         print("    the 5 slowest (kernel->daemon / daemon / QEMU = total): " + ", ".join(
             "%.1f/%.1f/%.1f=%.1f" % p for p in sorted(parts, key=lambda p: -p[3])[:5]))
+        # the daemon's part before it had the uevent, and QEMU's after device_add was sent, each
+        # in three: until woken / waiting for a vCPU / running (and what it waited for there)
+        def after(v, t):
+            return next((x for x in v if x >= t), None)
+
+        def before(v, t):
+            return next((x for x in reversed(v) if x <= t), None)
+        with cv:
+            dw_all, dr_all, qw_all, qr_all = (list(woken.get(opts.daemon, [])), list(ran.get(opts.daemon, [])),
+                                              list(woken.get(opts.hostdev_qemu, [])),
+                                              list(ran.get(opts.hostdev_qemu, [])))
+            iw_all = list(woken.get(MON_IOTHREAD[0], [])) if MON_IOTHREAD else []
+            ir_all = list(ran.get(MON_IOTHREAD[0], [])) if MON_IOTHREAD else []
+        wake = []
+        for t0, t1 in measured.get("DONGLE-A", []):
+            x = [x for x in split if t0 - 0.05 <= x[5] <= t1]
+            if len(x) != 1:
+                continue
+            r, sent = x[0][5], x[0][5] + x[0][0] / 1000.0
+            dw = before(dw_all, r)
+            dr = after(dr_all, dw) if dw is not None else None
+            qw = after(qw_all, sent)
+            qr = after(qr_all, qw) if qw is not None else None
+            if None in (dw, dr, qw, qr) or dw < t0 or dr > r or qr > t1:
+                continue  # the daemon was awake already, or an event was lost: not split
+            iw = after(iw_all, sent)
+            ir = after(ir_all, iw) if iw is not None else None
+            io = ((iw - sent) * 1e3, (ir - iw) * 1e3, (qw - ir) * 1e3) if ir is not None and ir <= qw else None
+            wake.append(((dw - t0) * 1e3, (dr - dw) * 1e3, (r - dr) * 1e3,
+                         (qw - sent) * 1e3, (qr - qw) * 1e3, (t1 - qr) * 1e3, (t1 - t0) * 1e3, io))
+        if wake:
+            print("  from the scheduler's trace (%d of %d split), ms:" % (len(wake), len(parts)))
+            for k, name in ((0, "uevent -> daemon woken"), (1, "daemon waits for a vCPU"),
+                            (2, "daemon running -> has it"), (3, "device_add -> QEMU woken"),
+                            (4, "QEMU waits for a vCPU"), (5, "QEMU running -> opened")):
+                v = [p[k] for p in wake]
+                print("    %-28s p50 %7.1f  p99 %7.1f  max %7.1f" % (name, pct(v, 50), pct(v, 99), max(v)))
+            io = [p[7] for p in wake if p[7]]
+            if io:
+                print("    device_add -> QEMU woken, in QEMU's monitor I/O thread (%d of %d):" % (len(io), len(wake)))
+                for k, name in ((0, "  it is woken"), (1, "  it waits for a vCPU"),
+                                (2, "  it reads, wakes main")):
+                    v = [p[k] for p in io]
+                    print("    %-28s p50 %7.1f  p99 %7.1f  max %7.1f" % (name, pct(v, 50), pct(v, 99), max(v)))
+            print("    the 5 slowest (daemon woken / waits / runs, QEMU woken / waits / runs = total): " + ", ".join(
+                "%.1f/%.1f/%.1f %.1f/%.1f/%.1f=%.1f" % p[:7] for p in sorted(wake, key=lambda p: -p[6])[:5]))
         early = [p[0] for p in parts if p[0] < 0]
         print("    the daemon had the uevent before the bench's clock in %d of %d%s" % (
             len(early), len(parts), " (by up to %.1f ms)" % -min(early) if early else ""))
