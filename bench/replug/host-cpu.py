@@ -61,6 +61,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--parent", type=int, required=True)
     ap.add_argument("--interval", type=float, default=2.0)
+    ap.add_argument("--main-loop-nice", type=int, default=None,
+                    help="give the QEMU's main loop thread (where its USB controller is emulated) this nice value")
     a = ap.parse_args()
     qemu = None
     while qemu is None:
@@ -68,6 +70,9 @@ def main():
             return 0
         qemu = find_qemu(a.parent)
         time.sleep(0.2)
+    if a.main_loop_nice is not None:
+        os.setpriority(os.PRIO_PROCESS, qemu, a.main_loop_nice)  # on Linux: that one thread
+        print(f"host side: the test VM's QEMU main loop (tid {qemu}) at nice {a.main_loop_nice}", flush=True)
     first, last, t0 = {}, {}, time.monotonic()
     while True:
         s = snapshot(qemu)

@@ -111,6 +111,7 @@ PROBES = [
 appeared = {}          # sysname -> [t_monotonic of each "add" uevent]
 opens = {}             # (bus, devnum) -> [(t_monotonic, tid) of each successful open]
 woken, ran = {}, {}    # pid -> [t_monotonic of each wakeup / of each time it got a vCPU]
+left = {}              # pid -> [(t_monotonic, its state: R preempted, D blocked, S asleep) each time it left one]
 errors = []            # a measurement that found the wrong device, or a dead clock (threads cannot exit)
 cv = threading.Condition()
 probe_seen = []        # what check_clock() looks for: ("uevent", name, "ACTION=change"), ("open", tid, bus, dev)
@@ -180,7 +181,8 @@ def clock_start():
     # thread: QMP and device_add run there) were woken, and when they got a vCPU
     who = (opts.daemon, opts.hostdev_qemu) + MON_IOTHREAD
     tracefs_write(INST + "/events/sched/sched_wakeup/filter", " || ".join("pid == %d" % p for p in who))
-    tracefs_write(INST + "/events/sched/sched_switch/filter", " || ".join("next_pid == %d" % p for p in who))
+    tracefs_write(INST + "/events/sched/sched_switch/filter",
+                  " || ".join("next_pid == %d || prev_pid == %d" % (p, p) for p in who))
     tracefs_write(INST + "/events/sched/sched_wakeup/enable", "1")
     tracefs_write(INST + "/events/sched/sched_switch/enable", "1")
     tracefs_write(INST + "/tracing_on", "1")
@@ -217,6 +219,7 @@ def clock_reader():
                         woken.setdefault(int(a.get("pid", -1)), []).append(t)
                     elif ev == "sched_switch":
                         ran.setdefault(int(a.get("next_pid", -1)), []).append(t)
+                        left.setdefault(int(a.get("prev_pid", -1)), []).append((t, a.get("prev_state", "?")))
                     elif ev == "usbopened":
                         node = pending.pop(tid, None)
                         if node and int(a.get("ret", -1)) == 0:
@@ -494,6 +497,20 @@ if split:
                                               list(ran.get(opts.hostdev_qemu, [])))
             iw_all = list(woken.get(MON_IOTHREAD[0], [])) if MON_IOTHREAD else []
             ir_all = list(ran.get(MON_IOTHREAD[0], [])) if MON_IOTHREAD else []
+            left_all = {p: list(left.get(p, [])) for p in (opts.daemon, opts.hostdev_qemu)}
+
+        def off_cpu(pid, a, b):
+            """Between a and b, the ms pid was off a vCPU: (blocked in the kernel (D), preempted (R))."""
+            blocked = preempted = 0.0
+            for t_out, state in left_all[pid]:
+                if a <= t_out < b:
+                    t_in = after(dr_all if pid == opts.daemon else qr_all, t_out)
+                    d = (min(t_in, b) if t_in is not None else b) - t_out
+                    if state.startswith("R"):
+                        preempted += d
+                    else:
+                        blocked += d
+            return blocked * 1e3, preempted * 1e3
         wake = []
         for t0, t1 in measured.get("DONGLE-A", []):
             x = [x for x in split if t0 - 0.05 <= x[5] <= t1]
@@ -510,7 +527,8 @@ if split:
             ir = after(ir_all, iw) if iw is not None else None
             io = ((iw - sent) * 1e3, (ir - iw) * 1e3, (qw - ir) * 1e3) if ir is not None and ir <= qw else None
             wake.append(((dw - t0) * 1e3, (dr - dw) * 1e3, (r - dr) * 1e3,
-                         (qw - sent) * 1e3, (qr - qw) * 1e3, (t1 - qr) * 1e3, (t1 - t0) * 1e3, io))
+                         (qw - sent) * 1e3, (qr - qw) * 1e3, (t1 - qr) * 1e3, (t1 - t0) * 1e3, io,
+                         off_cpu(opts.daemon, r, sent), off_cpu(opts.hostdev_qemu, qr, t1)))
         if wake:
             print("  from the scheduler's trace (%d of %d split), ms:" % (len(wake), len(parts)))
             for k, name in ((0, "uevent -> daemon woken"), (1, "daemon waits for a vCPU"),
@@ -525,8 +543,15 @@ if split:
                                 (2, "  it reads, wakes main")):
                     v = [p[k] for p in io]
                     print("    %-28s p50 %7.1f  p99 %7.1f  max %7.1f" % (name, pct(v, 50), pct(v, 99), max(v)))
-            print("    the 5 slowest (daemon woken / waits / runs, QEMU woken / waits / runs = total): " + ", ".join(
-                "%.1f/%.1f/%.1f %.1f/%.1f/%.1f=%.1f" % p[:7] for p in sorted(wake, key=lambda p: -p[6])[:5]))
+            for k, name in ((8, "daemon has it -> device_add"), (9, "QEMU running -> opened")):
+                print("    %s, off a vCPU:" % name)
+                for j, how in ((0, "blocked (D) or asleep (S)"), (1, "preempted (R)")):
+                    v = [p[k][j] for p in wake]
+                    print("      %-26s p50 %7.1f  p99 %7.1f  max %7.1f" % (how, pct(v, 50), pct(v, 99), max(v)))
+            print("    the 5 slowest (daemon woken / waits / runs, QEMU woken / waits / runs = total;"
+                  " then blocked+preempted: daemon deciding, QEMU running): " + ", ".join(
+                      "%.1f/%.1f/%.1f %.1f/%.1f/%.1f=%.1f (%.1f+%.1f, %.1f+%.1f)" % (p[:7] + p[8] + p[9])
+                      for p in sorted(wake, key=lambda p: -p[6])[:5]))
         early = [p[0] for p in parts if p[0] < 0]
         print("    the daemon had the uevent before the bench's clock in %d of %d%s" % (
             len(early), len(parts), " (by up to %.1f ms)" % -min(early) if early else ""))

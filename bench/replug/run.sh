@@ -36,7 +36,7 @@ export VM_SCENARIO_TIMEOUT=${VM_SCENARIO_TIMEOUT:-3600} VM_TIMEOUT=${VM_TIMEOUT:
 vm=$!
 trap 'kill "$vm" 2>/dev/null' INT TERM
 # the host's side: how long the VM's threads waited for a host CPU (printed when the VM is gone)
-python3 "$SRC/bench/replug/host-cpu.py" --parent "$vm" &
+python3 "$SRC/bench/replug/host-cpu.py" --parent "$vm" ${BENCH_HOST_MAIN_NICE:+--main-loop-nice "$BENCH_HOST_MAIN_NICE"} &
 hc=$!
 rc=0
 wait "$vm" || rc=$?
