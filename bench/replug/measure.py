@@ -90,10 +90,9 @@ def vmctl(*args):
 # uevent: with "ACTION=add", the moment the device appears; the daemon's netlink socket and udevd
 # get the message after this) and one on the return of usbdev_open() (an open of a
 # /dev/bus/usb/BBB/DDD node has succeeded: the opener holds it), recorded on the guest's
-# CLOCK_MONOTONIC (trace_clock "mono") in a trace instance of
-# the bench's own. This script reads the records at SCHED_IDLE (guest.sh), so only when a vCPU
-# has nothing else to do, and checks each measured open against the QEMU's /proc/PID/fd and the
-# device's serial.
+# CLOCK_MONOTONIC (trace_clock "mono") in a trace instance of the bench's own. This script reads
+# the records at SCHED_IDLE (guest.sh), so only when a vCPU has nothing else to do, and checks
+# each measured open against the QEMU's /proc/PID/fd and the device's serial.
 # Until session 8 the clock was a C program at a real-time priority on each vCPU, woken by each
 # uevent and each open: it took the vCPUs from the daemon and the QEMUs at the very moments it
 # measured them.
@@ -127,7 +126,9 @@ def tracefs_write(path, text, append=False):
 
 
 def clock_stop():
-    for path, text in ((INST + "/tracing_on", "0"), (INST + "/events/replug/enable", "0")):
+    # (the instance and the probes stay while this script's reader still has trace_pipe open:
+    # the test VM goes away after the bench)
+    for path, text in ((INST + "/tracing_on", "0"), (INST + "/events/enable", "0")):
         try:
             tracefs_write(path, text)
         except OSError:
@@ -485,7 +486,7 @@ if split:
         print("    the 5 slowest (kernel->daemon / daemon / QEMU = total): " + ", ".join(
             "%.1f/%.1f/%.1f=%.1f" % p for p in sorted(parts, key=lambda p: -p[3])[:5]))
         # the daemon's part before it had the uevent, and QEMU's after device_add was sent, each
-        # in three: until woken / waiting for a vCPU / running (and what it waited for there)
+        # in three: until woken / waiting for a vCPU / running (and, while running, off a vCPU)
         def after(v, t):
             return next((x for x in v if x >= t), None)
 
@@ -500,7 +501,7 @@ if split:
             left_all = {p: list(left.get(p, [])) for p in (opts.daemon, opts.hostdev_qemu)}
 
         def off_cpu(pid, a, b):
-            """Between a and b, the ms pid was off a vCPU: (blocked in the kernel (D), preempted (R))."""
+            """Between a and b, the ms pid was off a vCPU: (blocked or asleep (D, S), preempted (R))."""
             blocked = preempted = 0.0
             for t_out, state in left_all[pid]:
                 if a <= t_out < b:
