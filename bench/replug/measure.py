@@ -471,12 +471,13 @@ if split:
     # device_add sent -> QEMU opens the node (the same clock: the guest's CLOCK_MONOTONIC)
     # The daemon cannot have the uevent before the clock (its probe fires before the message is
     # sent): matched from 50 ms before the clock's time all the same, and counted, as a check.
-    parts = []
+    matched = []  # (t0, t1, the daemon's receipt, its device_add sent) of each matched replug
     for t0, t1 in measured.get("DONGLE-A", []):
         x = [x for x in split if t0 - 0.05 <= x[5] <= t1]
         if len(x) == 1:
-            sent = x[0][5] + x[0][0] / 1000.0
-            parts.append(((x[0][5] - t0) * 1000.0, x[0][0], (t1 - sent) * 1000.0, (t1 - t0) * 1000.0))
+            matched.append((t0, t1, x[0][5], x[0][5] + x[0][0] / 1000.0))
+    parts = [((r - t0) * 1000.0, (sent - r) * 1000.0, (t1 - sent) * 1000.0, (t1 - t0) * 1000.0)
+             for t0, t1, r, sent in matched]
     if parts:
         print("  each measured replug (%d of %d matched), ms:" % (len(parts), len(measured.get("DONGLE-A", []))))
         for k, name in ((0, "kernel uevent -> daemon"), (1, "daemon -> device_add sent"),
@@ -498,14 +499,15 @@ if split:
                                               list(ran.get(opts.hostdev_qemu, [])))
             iw_all = list(woken.get(MON_IOTHREAD[0], [])) if MON_IOTHREAD else []
             ir_all = list(ran.get(MON_IOTHREAD[0], [])) if MON_IOTHREAD else []
-            left_all = {p: list(left.get(p, [])) for p in (opts.daemon, opts.hostdev_qemu)}
+            dl_all, ql_all = list(left.get(opts.daemon, [])), list(left.get(opts.hostdev_qemu, []))
 
-        def off_cpu(pid, a, b):
-            """Between a and b, the ms pid was off a vCPU: (blocked or asleep (D, S), preempted (R))."""
+        def off_cpu(left_v, ran_v, a, b):
+            """Between a and b, the ms a thread was off a vCPU (left_v: when it left one, ran_v:
+            when it got one): (blocked or asleep (D, S), preempted (R))."""
             blocked = preempted = 0.0
-            for t_out, state in left_all[pid]:
+            for t_out, state in left_v:
                 if a <= t_out < b:
-                    t_in = after(dr_all if pid == opts.daemon else qr_all, t_out)
+                    t_in = after(ran_v, t_out)
                     d = (min(t_in, b) if t_in is not None else b) - t_out
                     if state.startswith("R"):
                         preempted += d
@@ -513,11 +515,7 @@ if split:
                         blocked += d
             return blocked * 1e3, preempted * 1e3
         wake = []
-        for t0, t1 in measured.get("DONGLE-A", []):
-            x = [x for x in split if t0 - 0.05 <= x[5] <= t1]
-            if len(x) != 1:
-                continue
-            r, sent = x[0][5], x[0][5] + x[0][0] / 1000.0
+        for t0, t1, r, sent in matched:
             dw = before(dw_all, r)
             dr = after(dr_all, dw) if dw is not None else None
             qw = after(qw_all, sent)
@@ -529,7 +527,7 @@ if split:
             io = ((iw - sent) * 1e3, (ir - iw) * 1e3, (qw - ir) * 1e3) if ir is not None and ir <= qw else None
             wake.append(((dw - t0) * 1e3, (dr - dw) * 1e3, (r - dr) * 1e3,
                          (qw - sent) * 1e3, (qr - qw) * 1e3, (t1 - qr) * 1e3, (t1 - t0) * 1e3, io,
-                         off_cpu(opts.daemon, r, sent), off_cpu(opts.hostdev_qemu, qr, t1)))
+                         off_cpu(dl_all, dr_all, r, sent), off_cpu(ql_all, qr_all, qr, t1)))
         if wake:
             print("  from the scheduler's trace (%d of %d split), ms:" % (len(wake), len(parts)))
             for k, name in ((0, "uevent -> daemon woken"), (1, "daemon waits for a vCPU"),
