@@ -188,6 +188,54 @@ set +e; wait "$RA"; rc=$?; set -e
 RA=
 [ "$rc" = 0 ] || { cat "$W/run-d.err"; fail "hostdev run vm-d exited $rc"; }
 
+# The daemon is not always there when a dongle goes: a restart (package upgrade), or an unplug
+# before its first QMP connection. What it did not see, its start-up reconcile must find: the
+# VM's usb-host of a device that is gone, or of an old device number after a replug.
+usb_hosts() { # usb_hosts SOCKET: the ids of the VM's usb-host devices, sorted, one line
+        qmp "$1" qom-list '{"path": "/machine/peripheral"}' | python3 -c 'import json, sys
+print(" ".join(sorted(e["name"] for e in json.load(sys.stdin) if e["type"].startswith("child<usb-host"))))'
+}
+no_usb_host() { [ -z "$(usb_hosts "$1")" ]; }
+log_count() { grep -c -- "$1" "$W/watch.log" || true; }
+stop_daemon() {
+        kill -TERM "$WD"
+        set +e; wait "$WD"; rc=$?; set -e
+        WD=
+        [ "$rc" = 0 ] || fail "hostdev watch exited $rc on SIGTERM"
+}
+start_daemon() {
+        "$H" watch --verbose 2>>"$W/watch.log" &
+        WD=$!
+}
+
+step "the daemon is down while DONGLE-C is unplugged: restarted, it removes vm-c's stale usb-host"
+stop_daemon
+echo "vm-c's usb-host devices with the daemon stopped: $(usb_hosts "$W/c.mon")"
+[ -n "$(usb_hosts "$W/c.mon")" ] || fail "vm-c has no usb-host before the unplug"
+vmctl unplug dongle-c || fail "vmctl unplug dongle-c failed"
+wait_for 20 sh -c '! grep -qx DONGLE-C /sys/bus/usb/devices/*/serial' || fail "DONGLE-C did not go away"
+gone="reconcile vm-c: .* holds a device that is gone; removing it"
+n0=$(log_count "$gone")
+start_daemon
+wait_for 30 no_usb_host "$W/c.mon" || fail "vm-c still has a usb-host of the unplugged DONGLE-C: $(usb_hosts "$W/c.mon")"
+[ "$(log_count "$gone")" -gt "$n0" ] || fail "no reconcile line for the stale usb-host: $(tail -5 "$W/watch.log")"
+grep -- "$gone" "$W/watch.log" | tail -1
+echo "\$ vmctl plug dongle-c port=3"
+vmctl plug dongle-c port=3 || fail "vmctl plug dongle-c failed"
+vmcheck --timeout 20 --quiet vm-b="$W/b.mon:DONGLE-B" vm-c="$W/c.mon:DONGLE-C" --free DONGLE-A ||
+        fail "DONGLE-C did not return to vm-c after the daemon's restart"
+
+step "the daemon is down while DONGLE-C is replugged: restarted, it gives vm-c the new device"
+stop_daemon
+replug dongle-c DONGLE-C off=0.3
+stale="reconcile vm-c: .* holds [0-9]*:[0-9]*, the device is now "
+n0=$(log_count "$stale")
+start_daemon
+vmcheck --timeout 20 --quiet vm-b="$W/b.mon:DONGLE-B" vm-c="$W/c.mon:DONGLE-C" --free DONGLE-A ||
+        fail "DONGLE-C (replugged while the daemon was down) did not return to vm-c"
+[ "$(log_count "$stale")" -gt "$n0" ] || fail "no reconcile line for the old device number: $(tail -5 "$W/watch.log")"
+grep -- "$stale" "$W/watch.log" | tail -1
+
 step "the daemon's and run's log lines"
 echo "--- hostdev run vm-a:"; grep -E "attached|unplugged|queued|reconcile" "$W/run-a.err" || true
 echo "--- hostdev run vm-b:"; grep -E "attached|unplugged|queued|reconcile" "$W/run-b.err" || true
