@@ -98,9 +98,10 @@ done
 echo "autoscan QEMU holds DONGLE-B at start: $held"
 qmp "$W/a.qmp" human-monitor-command '{"command-line": "info usb"}' || true
 # The instrument's clock is the guest kernel's tracer (kprobes, measure.py "the clock"): nothing
-# of the bench wakes up while a replug is measured. The rest of it (Python: the control channel,
-# reading the trace, the checks of /proc/PID/fd) runs at SCHED_IDLE, so that it never takes a
-# vCPU from the daemon or a QEMU. Both sides alike.
+# of the bench wakes up while a replug is measured (measure.py sleeps from the plugs until a
+# second later). The rest of it (Python: the control channel, reading the trace, the checks of
+# /proc/PID/fd) runs at SCHED_IDLE, so that it never takes a vCPU from the daemon or a QEMU.
+# Both sides alike.
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing ||
         fail "cannot mount tracefs on /sys/kernel/tracing"
 chrt -i 0 python3 "$VM_SRC/bench/replug/measure.py" --replugs "${BENCH_REPLUGS:-50}" --moves "${BENCH_MOVES:-20}" \

@@ -53,32 +53,39 @@ VM_CTL = os.environ.get("VM_CTL") or sys.exit("VM_CTL not set (run inside tests/
 vmctl_seq = 0
 
 
-def vmctl(*args):
-    """tests/vm/bin/vmctl, in this process: no bash started at each plug and unplug."""
+def vmctl(*cmds, quiet=0.0):
+    """tests/vm/bin/vmctl, in this process: no bash started at each plug and unplug. Each of
+    cmds is one command (a tuple of words); all are sent at once (the agent outside runs them
+    in order). With quiet, the answers are read only after quiet seconds: the plugs are under
+    way then, and this process does not wake up for their answers while they are measured."""
     global vmctl_seq
-    vmctl_seq += 1
-    tag = "#bench%d-%d" % (os.getpid(), vmctl_seq)
-    what = " ".join(args)
+    tags = {}
+    for c in cmds:
+        vmctl_seq += 1
+        tags["#bench%d-%d" % (os.getpid(), vmctl_seq)] = " ".join(c)
     with open("/run/vmctl.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         fd = os.open(VM_CTL, os.O_RDWR)
         try:
-            os.write(fd, ("%s %s\n" % (tag, what)).encode())
+            os.write(fd, "".join("%s %s\n" % tw for tw in tags.items()).encode())
+            if quiet:
+                time.sleep(quiet)
             buf, deadline = b"", time.monotonic() + 120
-            while True:
+            while tags:
                 while b"\n" in buf:
                     line, buf = buf.split(b"\n", 1)
-                    line = line.decode(errors="replace")
-                    if not line.startswith(tag + " "):
+                    tag, _, rest = line.decode(errors="replace").partition(" ")
+                    if tag not in tags:
                         continue
-                    rest = line[len(tag) + 1:]
-                    if rest == "ok":
-                        return
                     if rest.startswith("err"):
-                        sys.exit("vmctl %s: %s" % (what, rest[3:].strip()))
+                        sys.exit("vmctl %s: %s" % (tags[tag], rest[3:].strip()))
+                    if rest == "ok":
+                        del tags[tag]
+                if not tags:
+                    break
                 left = deadline - time.monotonic()
                 if left <= 0 or not select.select([fd], [], [], left)[0]:
-                    sys.exit("vmctl %s: no answer within 120 s" % what)
+                    sys.exit("vmctl %s: no answer within 120 s" % "; ".join(tags.values()))
                 buf += os.read(fd, 4096)
         finally:
             os.close(fd)
@@ -91,11 +98,15 @@ def vmctl(*args):
 # get the message after this) and one on the return of usbdev_open() (an open of a
 # /dev/bus/usb/BBB/DDD node has succeeded: the opener holds it), recorded on the guest's
 # CLOCK_MONOTONIC (trace_clock "mono") in a trace instance of the bench's own. This script reads
-# the records at SCHED_IDLE (guest.sh), so only when a vCPU has nothing else to do, and checks
-# each measured open against the QEMU's /proc/PID/fd and the device's serial.
+# the records (drain()) only when no replug is under way: from the plugs until QUIET seconds
+# later nothing of the bench runs (replug_round()). Then it checks each measured open against
+# the QEMU's /proc/PID/fd and the device's serial.
 # Until session 8 the clock was a C program at a real-time priority on each vCPU, woken by each
 # uevent and each open: it took the vCPUs from the daemon and the QEMUs at the very moments it
-# measured them.
+# measured them. In session 8 a thread of this script read the trace as it came (at SCHED_IDLE):
+# each recorded event woke it, and a vCPU of this TCG guest that runs anything at all, even an
+# idle-class thread, is a thread of the test VM's QEMU that wants a host CPU, beside the other
+# vCPU and the QEMU main loop that emulates the USB controller (2 host CPUs).
 # The names come out of kernel structures at the offsets of Debian's 6.1 kernel (struct device ->
 # kobj.name; struct kobj_uevent_env's first variable; struct file -> f_path.dentry -> d_name.name
 # and d_parent): check_clock() proves them on the running kernel before anything is measured, and
@@ -111,8 +122,7 @@ appeared = {}          # sysname -> [t_monotonic of each "add" uevent]
 opens = {}             # (bus, devnum) -> [(t_monotonic, tid) of each successful open]
 woken, ran = {}, {}    # pid -> [t_monotonic of each wakeup / of each time it got a vCPU]
 left = {}              # pid -> [(t_monotonic, its state: R preempted, D blocked, S asleep) each time it left one]
-errors = []            # a measurement that found the wrong device, or a dead clock (threads cannot exit)
-cv = threading.Condition()
+errors = []            # a measurement that found the wrong device
 probe_seen = []        # what check_clock() looks for: ("uevent", name, "ACTION=change"), ("open", tid, bus, dev)
 
 
@@ -187,6 +197,8 @@ def clock_start():
     tracefs_write(INST + "/events/sched/sched_wakeup/enable", "1")
     tracefs_write(INST + "/events/sched/sched_switch/enable", "1")
     tracefs_write(INST + "/tracing_on", "1")
+    global trace_fd
+    trace_fd = os.open(INST + "/trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
 
 
 # "  qemu-system-x86-372  [001] d....  123.456789: usbopened: (chrdev_open+0x9f/0x1f0 <- usbdev_open) ret=0"
@@ -194,45 +206,52 @@ LINE = re.compile(r"^\s*(.*)-(\d+)\s+\[\d+\]\s+(?:\S+\s+)?(\d+\.\d+): (\w+): (?:
 ARG = re.compile(r'(\w+)=("[^"]*"|\S+)')
 
 
-def clock_reader():
-    pending = {}  # tid -> (bus, dev) of its usbdev_open under way
-    try:
-        with open(INST + "/trace_pipe") as f:
-            for line in f:
-                m = LINE.match(line)
-                if not m:
-                    continue
-                tid, t, ev = int(m.group(2)), float(m.group(3)), m.group(4)
-                a = {k: v.strip('"') for k, v in ARG.findall(m.group(5))}
-                with cv:
-                    if ev == "uevent":
-                        if a.get("action") == "ACTION=add":
-                            appeared.setdefault(a.get("name"), []).append(t)
-                        else:
-                            probe_seen.append(("uevent", a.get("name"), a.get("action")))
-                    elif ev == "usbopen":
-                        try:
-                            pending[tid] = (int(a["bus"], 10), int(a["dev"], 10))
-                        except (KeyError, ValueError):
-                            pending[tid] = None
-                            probe_seen.append(("unreadable open", tid, a))
-                    elif ev == "sched_wakeup":
-                        woken.setdefault(int(a.get("pid", -1)), []).append(t)
-                    elif ev == "sched_switch":
-                        ran.setdefault(int(a.get("next_pid", -1)), []).append(t)
-                        left.setdefault(int(a.get("prev_pid", -1)), []).append((t, a.get("prev_state", "?")))
-                    elif ev == "usbopened":
-                        node = pending.pop(tid, None)
-                        if node and int(a.get("ret", -1)) == 0:
-                            opens.setdefault(node, []).append((t, tid))
-                            probe_seen.append(("open", tid) + node)
-                    cv.notify_all()
-        what = "the trace reader stopped"
-    except OSError as e:
-        what = "the trace reader: %s" % e
-    with cv:
-        errors.append(what)
-        cv.notify_all()
+trace_fd = -1
+trace_rest = b""           # a line not read whole yet
+trace_pending = {}         # tid -> (bus, dev) of its usbdev_open under way
+
+
+def drain():
+    """Take in what the tracer recorded since the last call, without waiting."""
+    global trace_rest
+    chunks = [trace_rest]
+    while True:
+        try:
+            b = os.read(trace_fd, 1 << 16)
+        except BlockingIOError:
+            break
+        if not b:
+            break
+        chunks.append(b)
+    lines = b"".join(chunks).split(b"\n")
+    trace_rest = lines.pop()
+    for raw in lines:
+        m = LINE.match(raw.decode(errors="replace"))
+        if not m:
+            continue
+        tid, t, ev = int(m.group(2)), float(m.group(3)), m.group(4)
+        a = {k: v.strip('"') for k, v in ARG.findall(m.group(5))}
+        if ev == "uevent":
+            if a.get("action") == "ACTION=add":
+                appeared.setdefault(a.get("name"), []).append(t)
+            else:
+                probe_seen.append(("uevent", a.get("name"), a.get("action")))
+        elif ev == "usbopen":
+            try:
+                trace_pending[tid] = (int(a["bus"], 10), int(a["dev"], 10))
+            except (KeyError, ValueError):
+                trace_pending[tid] = None
+                probe_seen.append(("unreadable open", tid, a))
+        elif ev == "sched_wakeup":
+            woken.setdefault(int(a.get("pid", -1)), []).append(t)
+        elif ev == "sched_switch":
+            ran.setdefault(int(a.get("next_pid", -1)), []).append(t)
+            left.setdefault(int(a.get("prev_pid", -1)), []).append((t, a.get("prev_state", "?")))
+        elif ev == "usbopened":
+            node = trace_pending.pop(tid, None)
+            if node and int(a.get("ret", -1)) == 0:
+                opens.setdefault(node, []).append((t, tid))
+                probe_seen.append(("open", tid) + node)
 
 
 def check_clock(bus):
@@ -242,14 +261,15 @@ def check_clock(bus):
     tracefs_write("/sys/bus/usb/devices/usb%d/uevent" % bus, "change")
     want = [("open", threading.get_native_id(), bus, 1), ("uevent", "usb%d" % bus, "ACTION=change")]
     deadline = time.monotonic() + 10
-    with cv:
-        while not all(w in probe_seen for w in want) and not errors:
-            if not cv.wait(timeout=max(0, deadline - time.monotonic())):
-                break
-        if not all(w in probe_seen for w in want):
-            sys.exit("the kernel clock does not record what it should on kernel %s: wanted %s, saw %s%s" %
-                     (os.uname().release, want, probe_seen[:10], "; " + "; ".join(errors) if errors else ""))
-        del probe_seen[:]
+    while True:
+        drain()
+        if all(w in probe_seen for w in want) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    if not all(w in probe_seen for w in want):
+        sys.exit("the kernel clock does not record what it should on kernel %s: wanted %s, saw %s" %
+                 (os.uname().release, want, probe_seen[:10]))
+    del probe_seen[:]
 
 
 def opens_by(node, pid, t0):
@@ -278,7 +298,6 @@ def root_bus():
 
 ROOT_BUS = root_bus()
 clock_start()
-threading.Thread(target=clock_reader, daemon=True).start()
 check_clock(int(ROOT_BUS))
 
 
@@ -301,80 +320,75 @@ def port_sysname(port):
     return "%s-%s" % (ROOT_BUS, port)
 
 
-def measure(serial, port, since, pid, result):
-    """Wait for a device's next appearance on `port` after `since`, then for pid to open a
-    /dev/bus/usb node; then check that pid holds it and that it is that device, with this serial."""
-    deadline = time.monotonic() + 15
+def check(serial, port, since, pid, result):
+    """After drain(): has the device's first appearance on `port` after `since` been opened by
+    pid, and does pid hold it now, and is it that device, with this serial? Puts the time
+    (ms) or None (not back in time, or the wrong device) into result[serial] once it knows."""
+    now = time.monotonic()
     sysname = port_sysname(port)
-    with cv:
-        while True:
-            if errors:
-                result[serial] = None
-                return
-            ev = [t for t in appeared.get(sysname, []) if t > since]
-            if ev:
-                t0 = ev[0]
-                break
-            if not cv.wait(timeout=max(0, deadline - time.monotonic())):
-                result[serial] = None
-                return
-    end = t0 + opts.wait
-    while time.monotonic() < end and not errors:
-        with cv:
-            nodes = [n for n in list(opens) if opens_by(n, pid, t0)]
-            if not nodes:
-                cv.wait(timeout=max(0, min(0.05, end - time.monotonic())))
-                continue
-        # QEMU opened a node since the add: does it hold it now, and is it this device? (checked
-        # every 20 ms; the time taken is that of its last open of the node before the check
-        # that finds it held: if it opened it again, the figure only grows)
+    ev = [t for t in appeared.get(sysname, []) if t > since]
+    if not ev:
+        if now > since + 15:
+            result[serial] = None
+        return
+    t0 = ev[0]
+    nodes = [n for n in list(opens) if opens_by(n, pid, t0)]
+    # QEMU opened a node since the add: does it hold it now, and is it this device? (the time
+    # taken is that of its last open of the node before the check that finds it held: if it
+    # opened it again, the figure only grows)
+    if nodes and holds(pid, *nodes[-1]):
         node = nodes[-1]
-        if holds(pid, *node):
-            time.sleep(0.02)  # the trace records up to the check have been read by now
-            with cv:
-                ts = opens_by(node, pid, t0)
-            try:
-                here = tuple(int(open("/sys/bus/usb/devices/%s/%s" % (sysname, a)).read()) for a in ("busnum", "devnum"))
-                got = open("/sys/bus/usb/devices/%s/serial" % sysname).read().strip()
-            except (OSError, ValueError) as e:
-                here, got = None, "unreadable (%s)" % e
-            if here != node or got != serial:
-                errors.append("%s (QEMU port %s): QEMU %d holds %s, the device there is %s with serial %s, not %s" %
-                              (sysname, port, pid, node, here, got, serial))
-                result[serial] = None
-                return
-            t1 = ts[-1]
-            result[serial] = (t1 - t0) * 1000.0
-            result["t0 " + serial] = t0
-            with cv:
-                measured.setdefault(serial, []).append((t0, t1))
-            if opts.verbose:
-                print("    %s: opens at %s ms, held at %.1f ms" % (serial, ", ".join("%.1f" % ((t - t0) * 1000)
-                      for t in ts), (time.monotonic() - t0) * 1000), flush=True)
+        drain()  # the records up to the check
+        ts = opens_by(node, pid, t0)
+        try:
+            here = tuple(int(open("/sys/bus/usb/devices/%s/%s" % (sysname, a)).read()) for a in ("busnum", "devnum"))
+            got = open("/sys/bus/usb/devices/%s/serial" % sysname).read().strip()
+        except (OSError, ValueError) as e:
+            here, got = None, "unreadable (%s)" % e
+        if here != node or got != serial:
+            errors.append("%s (QEMU port %s): QEMU %d holds %s, the device there is %s with serial %s, not %s" %
+                          (sysname, port, pid, node, here, got, serial))
+            result[serial] = None
             return
-        time.sleep(0.02)
-    result[serial] = None
+        t1 = ts[-1]
+        result[serial] = (t1 - t0) * 1000.0
+        result["t0 " + serial] = t0
+        measured.setdefault(serial, []).append((t0, t1))
+        if opts.verbose:
+            print("    %s: opens at %s ms, held at %.1f ms" % (serial, ", ".join("%.1f" % ((t - t0) * 1000)
+                  for t in ts), (time.monotonic() - t0) * 1000), flush=True)
+    elif now > t0 + opts.wait:
+        result[serial] = None
+
+
+# From the plugs until QUIET seconds later, nothing of the bench runs: it reads neither the
+# trace nor the control channel's answers. A plugged dongle appears in the guest some 250 ms
+# after its plug (the hub's debounce and reset), the second one some 300 ms after the first, and
+# the daemon's re-attach takes 10-50 ms: so nothing of the bench wakes up while a re-attach is
+# measured. Then it reads the trace every POLL seconds until each dongle is held or given up
+# (QEMU's autoscan: seconds).
+QUIET, POLL = 1.0, 0.1
 
 
 def replug_round(targets, off):
     """targets: id -> QEMU port to plug into. Unplug both, wait off, plug both, measure."""
-    for i in targets:
-        vmctl("unplug", i)
+    vmctl(*[("unplug", i) for i in targets])
     time.sleep(off)
+    drain()
     since = time.monotonic()
+    vmctl(*[("plug", i, "port=" + port) for i, port in targets.items()], quiet=QUIET)
     result = {}
-    threads = []
-    for i, port in targets.items():
-        serial, _, _, _, pid = DONGLES[i]
-        th = threading.Thread(target=measure, args=(serial, port, since, pid, result))
-        th.start()
-        threads.append(th)
-    for i, port in targets.items():
-        vmctl("plug", i, "port=" + port)
-    for th in threads:
-        th.join()
-    if errors:
-        sys.exit("; ".join(errors))
+    want = {DONGLES[i][0]: (port, DONGLES[i][4]) for i, port in targets.items()}
+    while True:
+        drain()
+        for serial, (port, pid) in want.items():
+            if serial not in result:
+                check(serial, port, since, pid, result)
+        if errors:
+            sys.exit("; ".join(errors))
+        if all(s in result for s in want):
+            break
+        time.sleep(POLL)
     if "t0 DONGLE-A" in result and "t0 DONGLE-B" in result:
         gaps.append((result["t0 DONGLE-B"] - result["t0 DONGLE-A"]) * 1000.0)
     return result
@@ -493,13 +507,11 @@ if split:
 
         def before(v, t):
             return next((x for x in reversed(v) if x <= t), None)
-        with cv:
-            dw_all, dr_all, qw_all, qr_all = (list(woken.get(opts.daemon, [])), list(ran.get(opts.daemon, [])),
-                                              list(woken.get(opts.hostdev_qemu, [])),
-                                              list(ran.get(opts.hostdev_qemu, [])))
-            iw_all = list(woken.get(MON_IOTHREAD[0], [])) if MON_IOTHREAD else []
-            ir_all = list(ran.get(MON_IOTHREAD[0], [])) if MON_IOTHREAD else []
-            dl_all, ql_all = list(left.get(opts.daemon, [])), list(left.get(opts.hostdev_qemu, []))
+        dw_all, dr_all, qw_all, qr_all = (woken.get(opts.daemon, []), ran.get(opts.daemon, []),
+                                          woken.get(opts.hostdev_qemu, []), ran.get(opts.hostdev_qemu, []))
+        iw_all = woken.get(MON_IOTHREAD[0], []) if MON_IOTHREAD else []
+        ir_all = ran.get(MON_IOTHREAD[0], []) if MON_IOTHREAD else []
+        dl_all, ql_all = left.get(opts.daemon, []), left.get(opts.hostdev_qemu, [])
 
         def off_cpu(left_v, ran_v, a, b):
             """Between a and b, the ms a thread was off a vCPU (left_v: when it left one, ran_v:
