@@ -40,6 +40,10 @@ ignored() { dmesg | grep -c 'usb-storage.*device ignored' || true; }
 disks() { dmesg | grep -c 'Attached SCSI removable disk' || true; }
 ignored0=$(ignored) disks0=$(disks)
 echo "the stand-in dongles' host driver: $host_driver (usb-storage quirks: '$(cat "$QUIRKS")')"
+case " $(cat /proc/cmdline) " in
+*" idle=poll "*) echo "the guest's idle vCPUs: poll (idle=poll, BENCH_GUEST_IDLE=poll)" ;;
+*) echo "the guest's idle vCPUs: halt (the kernel's default idle)" ;;
+esac
 dongle_dev DONGLE-A >/dev/null || fail "DONGLE-A missing"
 dongle_dev DONGLE-B >/dev/null || fail "DONGLE-B missing"
 set -- $(dongle_dev DONGLE-B)

@@ -10,6 +10,8 @@
 # and BENCH_DAEMON_NICE=N override). BENCH_HOST_DRIVER=none has the guest's usb-storage ignore the
 # stand-in dongles (46f4:0001), as a host has no driver for most license dongles; the default,
 # usb-storage, lets it probe them and attach a disk at each replug (of DONGLE-B: A's port is reserved).
+# BENCH_GUEST_IDLE=poll boots the test VM with idle=poll: its idle vCPUs spin instead of halting
+# (README: under TCG a halted vCPU is slow to wake); the default, halt, is the kernel's own idle.
 set -eu
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$SRC/build}
@@ -32,6 +34,11 @@ printf 'BENCH_REPLUGS=%d\nBENCH_MOVES=%d\nBENCH_SYNTHETIC=%d\nBENCH_VERBOSE=%s\n
         "$BENCH_MOVES" "$BENCH_SYNTHETIC" "$BENCH_VERBOSE" "${BENCH_DAEMON_NICE:-}" "${BENCH_DAEMON_SCHED:-}" "${BENCH_HOST_DRIVER:-}" \
         >"$BUILD/bench-replug.env"
 export VM_SCENARIO_TIMEOUT=${VM_SCENARIO_TIMEOUT:-3600} VM_TIMEOUT=${VM_TIMEOUT:-3900}
+case ${BENCH_GUEST_IDLE:-halt} in
+halt) ;;
+poll) export VM_APPEND="${VM_APPEND:+$VM_APPEND }idle=poll" ;;
+*) echo "BENCH_GUEST_IDLE: '$BENCH_GUEST_IDLE' (halt or poll)" >&2; exit 2 ;;
+esac
 "$SRC/tests/vm/run-vm" --build "$BUILD" "$SRC/bench/replug/guest.sh" &
 vm=$!
 trap 'kill "$vm" 2>/dev/null' INT TERM
