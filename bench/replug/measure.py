@@ -104,9 +104,9 @@ def vmctl(*cmds, quiet=0.0):
 # Until session 8 the clock was a C program at a real-time priority on each vCPU, woken by each
 # uevent and each open: it took the vCPUs from the daemon and the QEMUs at the very moments it
 # measured them. In session 8 a thread of this script read the trace as it came (at SCHED_IDLE):
-# each recorded event woke it, and a vCPU of this TCG guest that runs anything at all, even an
-# idle-class thread, is a thread of the test VM's QEMU that wants a host CPU, beside the other
-# vCPU and the QEMU main loop that emulates the USB controller (2 host CPUs).
+# each recorded event woke it, so the bench ran on the vCPUs during each measured replug (in
+# this TCG guest a vCPU that runs anything does not halt, which changes how fast the rest runs:
+# README, session 9). The trace instance's buffer (1 MB per CPU) holds a round's records.
 # The names come out of kernel structures at the offsets of Debian's 6.1 kernel (struct device ->
 # kobj.name; struct kobj_uevent_env's first variable; struct file -> f_path.dentry -> d_name.name
 # and d_parent): check_clock() proves them on the running kernel before anything is measured, and
@@ -123,6 +123,7 @@ opens = {}             # (bus, devnum) -> [(t_monotonic, tid) of each successful
 woken, ran = {}, {}    # pid -> [t_monotonic of each wakeup / of each time it got a vCPU]
 left = {}              # pid -> [(t_monotonic, its state: R preempted, D blocked, S asleep) each time it left one]
 errors = []            # a measurement that found the wrong device
+trace_fd = -1          # the instance's trace_pipe, read without waiting (drain())
 probe_seen = []        # what check_clock() looks for: ("uevent", name, "ACTION=change"), ("open", tid, bus, dev)
 
 
@@ -136,8 +137,10 @@ def tracefs_write(path, text, append=False):
 
 
 def clock_stop():
-    # (the instance and the probes stay while this script's reader still has trace_pipe open:
-    # the test VM goes away after the bench)
+    global trace_fd
+    if trace_fd >= 0:  # (an instance whose trace_pipe is open cannot be removed)
+        os.close(trace_fd)
+        trace_fd = -1
     for path, text in ((INST + "/tracing_on", "0"), (INST + "/events/enable", "0")):
         try:
             tracefs_write(path, text)
@@ -206,7 +209,6 @@ LINE = re.compile(r"^\s*(.*)-(\d+)\s+\[\d+\]\s+(?:\S+\s+)?(\d+\.\d+): (\w+): (?:
 ARG = re.compile(r'(\w+)=("[^"]*"|\S+)')
 
 
-trace_fd = -1
 trace_rest = b""           # a line not read whole yet
 trace_pending = {}         # tid -> (bus, dev) of its usbdev_open under way
 
