@@ -124,7 +124,7 @@ woken, ran = {}, {}    # pid -> [t_monotonic of each wakeup / of each time it go
 left = {}              # pid -> [(t_monotonic, its state: R preempted, D blocked, S asleep) each time it left one]
 errors = []            # a measurement that found the wrong device
 trace_fd = -1          # the instance's trace_pipe, read without waiting (drain())
-probe_seen = []        # what check_clock() looks for: ("uevent", name, "ACTION=change"), ("open", tid, bus, dev)
+probe_seen = []        # what else the probes recorded: ("uevent", name, "ACTION=change"), ("unreadable open", tid, args)
 
 
 def tracefs_write(path, text, append=False):
@@ -253,7 +253,6 @@ def drain():
             node = trace_pending.pop(tid, None)
             if node and int(a.get("ret", -1)) == 0:
                 opens.setdefault(node, []).append((t, tid))
-                probe_seen.append(("open", tid) + node)
 
 
 def check_clock(bus):
@@ -261,16 +260,21 @@ def check_clock(bus):
     hub's node by this thread, a "change" uevent of the root hub)."""
     os.close(os.open("/dev/bus/usb/%03d/001" % bus, os.O_RDONLY))
     tracefs_write("/sys/bus/usb/devices/usb%d/uevent" % bus, "change")
-    want = [("open", threading.get_native_id(), bus, 1), ("uevent", "usb%d" % bus, "ACTION=change")]
+    me, change = threading.get_native_id(), ("uevent", "usb%d" % bus, "ACTION=change")
+
+    def seen():
+        return change in probe_seen and any(tid == me for _, tid in opens.get((bus, 1), []))
     deadline = time.monotonic() + 10
     while True:
         drain()
-        if all(w in probe_seen for w in want) or time.monotonic() > deadline:
+        if seen() or time.monotonic() > deadline:
             break
         time.sleep(0.05)
-    if not all(w in probe_seen for w in want):
-        sys.exit("the kernel clock does not record what it should on kernel %s: wanted %s, saw %s" %
-                 (os.uname().release, want, probe_seen[:10]))
+    if not seen():
+        mine = [n for n, v in opens.items() if any(tid == me for _, tid in v)]
+        sys.exit("the kernel clock does not record what it should on kernel %s: wanted an open of %s by "
+                 "thread %d and %s; saw opens of %s by it, and %s" %
+                 (os.uname().release, (bus, 1), me, change, mine, probe_seen[:10]))
     del probe_seen[:]
 
 
@@ -334,7 +338,7 @@ def check(serial, port, since, pid, result):
             result[serial] = None
         return
     t0 = ev[0]
-    nodes = [n for n in list(opens) if opens_by(n, pid, t0)]
+    nodes = [n for n in opens if opens_by(n, pid, t0)]
     # QEMU opened a node since the add: does it hold it now, and is it this device? (the time
     # taken is that of its last open of the node before the check that finds it held: if it
     # opened it again, the figure only grows)
@@ -405,6 +409,11 @@ def pct(v, p):
         return float("nan")
     k = min(len(v) - 1, max(0, int(round(p / 100.0 * len(v) + 0.5)) - 1))
     return v[k]
+
+
+def stats(indent, name, v, width=28):
+    """One line: name, then p50 / p99 / max of v (ms)."""
+    print("%s%-*s p50 %7.1f  p99 %7.1f  max %7.1f" % (" " * indent, width, name, pct(v, 50), pct(v, 99), max(v)))
 
 
 def table(title, rows):
@@ -482,7 +491,7 @@ if split:
     for k, name in ((2, "sysfs read + claim lookup"), (3, "waiting before device_add"),
                     (0, "uevent -> device_add sent"), (1, "QEMU's device_add")):
         v = [x[k] for x in split]
-        print("  %-28s p50 %7.1f  p99 %7.1f  max %7.1f" % (name, pct(v, 50), pct(v, 99), max(v)))
+        stats(2, name, v)
     # each measured replug of DONGLE-A in three parts: kernel uevent -> the daemon has it ->
     # device_add sent -> QEMU opens the node (the same clock: the guest's CLOCK_MONOTONIC)
     # The daemon cannot have the uevent before the clock (its probe fires before the message is
@@ -499,7 +508,7 @@ if split:
         for k, name in ((0, "kernel uevent -> daemon"), (1, "daemon -> device_add sent"),
                         (2, "device_add sent -> QEMU opens"), (3, "total")):
             v = [p[k] for p in parts]
-            print("    %-28s p50 %7.1f  p99 %7.1f  max %7.1f" % (name, pct(v, 50), pct(v, 99), max(v)))
+            stats(4, name, v)
         print("    the 5 slowest (kernel->daemon / daemon / QEMU = total): " + ", ".join(
             "%.1f/%.1f/%.1f=%.1f" % p for p in sorted(parts, key=lambda p: -p[3])[:5]))
         # the daemon's part before it had the uevent, and QEMU's after device_add was sent, each
@@ -548,19 +557,19 @@ if split:
                             (2, "daemon running -> has it"), (3, "device_add -> QEMU woken"),
                             (4, "QEMU waits for a vCPU"), (5, "QEMU running -> opened")):
                 v = [p[k] for p in wake]
-                print("    %-28s p50 %7.1f  p99 %7.1f  max %7.1f" % (name, pct(v, 50), pct(v, 99), max(v)))
+                stats(4, name, v)
             io = [p[7] for p in wake if p[7]]
             if io:
                 print("    device_add -> QEMU woken, in QEMU's monitor I/O thread (%d of %d):" % (len(io), len(wake)))
                 for k, name in ((0, "  it is woken"), (1, "  it waits for a vCPU"),
                                 (2, "  it reads, wakes main")):
                     v = [p[k] for p in io]
-                    print("    %-28s p50 %7.1f  p99 %7.1f  max %7.1f" % (name, pct(v, 50), pct(v, 99), max(v)))
+                    stats(4, name, v)
             for k, name in ((8, "daemon has it -> device_add"), (9, "QEMU running -> opened")):
                 print("    %s, off a vCPU:" % name)
                 for j, how in ((0, "blocked (D) or asleep (S)"), (1, "preempted (R)")):
                     v = [p[k][j] for p in wake]
-                    print("      %-26s p50 %7.1f  p99 %7.1f  max %7.1f" % (how, pct(v, 50), pct(v, 99), max(v)))
+                    stats(6, how, v, 26)
             print("    the 5 slowest (daemon woken / waits / runs, QEMU woken / waits / runs = total;"
                   " then blocked+preempted: daemon deciding, QEMU running): " + ", ".join(
                       "%.1f/%.1f/%.1f %.1f/%.1f/%.1f=%.1f (%.1f+%.1f, %.1f+%.1f)" % (p[:7] + p[8] + p[9])
