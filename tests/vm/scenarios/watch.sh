@@ -35,9 +35,19 @@ dongle_xml DONGLE-C >"$W/c.xml"
 # TCG guests executing firmware would starve this 2-vCPU TCG VM
 INNER_QEMU+=(-S)
 
+stop_daemon() {
+        kill -TERM "$WD"
+        set +e; wait "$WD"; rc=$?; set -e
+        WD=
+        [ "$rc" = 0 ] || fail "hostdev watch exited $rc on SIGTERM"
+}
+start_daemon() {
+        "$H" watch --verbose 2>>"$W/watch.log" &
+        WD=$!
+}
+
 step "the daemon: hostdev watch"
-"$H" watch --verbose 2>"$W/watch.log" &
-WD=$!
+start_daemon
 
 step "vm-a and vm-b under hostdev run, vm-c started alone + attach-device"
 "$H" run --name vm-a "$W/a.xml" -- "${INNER_QEMU[@]}" -qmp "unix:$W/a.mon,server=on,wait=off" \
@@ -197,16 +207,6 @@ print(" ".join(sorted(e["name"] for e in json.load(sys.stdin) if e["type"].start
 }
 no_usb_host() { [ -z "$(usb_hosts "$1")" ]; }
 log_count() { grep -c -- "$1" "$W/watch.log" || true; }
-stop_daemon() {
-        kill -TERM "$WD"
-        set +e; wait "$WD"; rc=$?; set -e
-        WD=
-        [ "$rc" = 0 ] || fail "hostdev watch exited $rc on SIGTERM"
-}
-start_daemon() {
-        "$H" watch --verbose 2>>"$W/watch.log" &
-        WD=$!
-}
 
 step "the daemon is down while DONGLE-C is unplugged: restarted, it removes vm-c's stale usb-host"
 stop_daemon
@@ -248,8 +248,5 @@ if grep -qE "DONGLE-(A|B).*to vm-c|DONGLE-(A|C).*to vm-b|DONGLE-(B|C).*to vm-a" 
 fi
 
 step "the daemon stops cleanly on SIGTERM"
-kill -TERM "$WD"
-set +e; wait "$WD"; rc=$?; set -e
-WD=
-[ "$rc" = 0 ] || fail "hostdev watch exited $rc on SIGTERM"
+stop_daemon
 echo "PASS watch"
